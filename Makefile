@@ -1,0 +1,25 @@
+# The two commands a user needs; see README.md.
+#   make demo  - build the test hosts and run the collection's main playbook on them
+#   make test  - lint, sanity, unit, integration and molecule tests
+SHELL := /bin/bash
+
+.PHONY: setup demo test lint sanity unit integration molecule clean build
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	bash scripts/test.sh
+
+lint sanity unit integration molecule: setup
+	bash scripts/test.sh $@
+
+build:
+	.venv/bin/ansible-galaxy collection build --force --output-path .cache/dist .
+
+clean:
+	bash tests/testbed/fleet.sh cleanup-all || true
+	rm -rf .cache/dist .cache/ansible-tmp tests/output

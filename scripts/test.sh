@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The test command (`make test`): every quality gate, in order of cost.
+#   scripts/test.sh            all stages
+#   scripts/test.sh unit       one stage (lint, sanity, build, unit, integration, molecule)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+use_project_env "$ROOT"
+
+# Molecule scenarios run by `make test`, cheapest first. Each creates and
+# destroys its own hosts; all share the host images built once by the test bed.
+MOLECULE_SCENARIOS=(smoke)
+
+declare -a SUMMARY=()
+run_stage() {
+  local name=$1
+  shift
+  local t0 rc=0
+  t0=$(date +%s)
+  printf '\n==> %s\n' "$name"
+  "$@" || rc=$?
+  SUMMARY+=("$(printf '%-12s %5ss  %s' "$name" "$(($(date +%s) - t0))" "$([ $rc -eq 0 ] && echo ok || echo "FAILED ($rc)")")")
+  if [ $rc -ne 0 ]; then
+    print_summary
+    exit $rc
+  fi
+}
+print_summary() {
+  printf '\n==> stage times\n'
+  printf '%s\n' "${SUMMARY[@]}"
+}
+
+lint() {
+  ruff check .
+  ruff format --check .
+  yamllint -s .
+  ansible-lint --offline -q
+}
+
+sanity() {
+  # ansible-test wants the collection at ansible_collections/<ns>/<name>, as a real tree.
+  local tree="$ROOT/.cache/sanity/ansible_collections/ocistack/engine"
+  rm -rf "$ROOT/.cache/sanity"
+  mkdir -p "$tree"
+  git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents {} "$tree"/ 2>/dev/null || true
+  (cd "$tree" && git init -q && git add -A && ansible-test sanity --python 3.11 --color no \
+     --exclude molecule/ --exclude tests/testbed/ --exclude bench/ --exclude scripts/ --exclude .ci/)
+}
+
+build() {
+  local out="$ROOT/.cache/dist"
+  rm -rf "$out" "$ROOT/.cache/installed"
+  ansible-galaxy collection build --force --output-path "$out" .
+  ansible-galaxy collection install --force -p "$ROOT/.cache/installed" "$out"/ocistack-engine-*.tar.gz
+  local listed
+  listed=$(ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/installed" ansible-doc -l ocistack.engine)
+  echo "$listed"
+  [ -n "$listed" ]
+}
+
+unit() {
+  pytest -q tests/unit
+}
+
+integration() {
+  if [ -d tests/integration ] && find tests/integration -name 'test_*.py' | grep -q .; then
+    pytest -q tests/integration
+  else
+    echo "no integration tests yet"
+  fi
+}
+
+molecule_all() {
+  bash tests/testbed/images.sh
+  local s
+  for s in "${MOLECULE_SCENARIOS[@]}"; do
+    local t0
+    t0=$(date +%s)
+    molecule test -s "$s"
+    echo "molecule $s: $(($(date +%s) - t0))s"
+  done
+}
+
+case "${1:-all}" in
+  lint) run_stage lint lint ;;
+  sanity) run_stage sanity sanity ;;
+  build) run_stage build build ;;
+  unit) run_stage unit unit ;;
+  integration) run_stage integration integration ;;
+  molecule) run_stage molecule molecule_all ;;
+  all)
+    run_stage lint lint
+    run_stage unit unit
+    run_stage sanity sanity
+    run_stage build build
+    run_stage integration integration
+    run_stage molecule molecule_all
+    ;;
+  *) echo "unknown stage: $1" >&2; exit 2 ;;
+esac
+print_summary
