@@ -10,7 +10,7 @@ ROOT=$PWD
 . scripts/lib.sh
 
 APT_PACKAGES=(
-  podman runc crun containerd containernetworking-plugins uidmap
+  podman golang-github-containernetworking-plugin-dnsname runc crun containerd containernetworking-plugins uidmap
   mmdebstrap skopeo umoci busybox-static docker-registry
   iproute2 apache2-utils openssl python3-venv make git curl ca-certificates
 )
