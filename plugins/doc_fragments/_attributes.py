@@ -21,17 +21,21 @@ attributes:
 """
 
     # For *_info modules.
+    # Complete on its own: an info module extends only this one.
     INFO_MODULE = r"""
 options: {}
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
     support: full
     details:
       - This action does not modify state.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: N/A
     details:
       - This action does not modify state.
   idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
 """
