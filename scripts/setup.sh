@@ -11,7 +11,7 @@ ROOT=$PWD
 
 APT_PACKAGES=(
   podman golang-github-containernetworking-plugin-dnsname runc crun containerd containernetworking-plugins uidmap
-  mmdebstrap skopeo umoci busybox-static docker-registry
+  runsc mmdebstrap skopeo umoci busybox-static docker-registry
   iproute2 apache2-utils openssl python3-venv make git curl ca-certificates
 )
 
