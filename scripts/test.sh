@@ -11,7 +11,9 @@ use_project_env "$ROOT"
 
 # Molecule scenarios run by `make test`, cheapest first. Each creates and
 # destroys its own hosts; all share the host images built once by the test bed.
-MOLECULE_SCENARIOS=(smoke)
+# `engine` (molecule/engine) is left out until its verify passes end to end; run it by hand:
+#   molecule test -s engine
+MOLECULE_SCENARIOS=(smoke registry)
 
 declare -a SUMMARY=()
 run_stage() {

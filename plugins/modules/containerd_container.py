@@ -1,0 +1,331 @@
+#!/usr/bin/python
+# Copyright: ocistack.engine contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Manage a containerd container and its task."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: containerd_container
+short_description: Run a container in containerd, declaratively
+version_added: 0.1.0
+description:
+  - Creates, starts, stops, recreates or removes a containerd container.
+  - The runtime spec comes from the collection's one OCI spec builder (the one M(ocistack.engine.oci_bundle) uses),
+    and the image's snapshot is the container's root filesystem.
+  - Drift is decided by identity. The digest of the desired spec, the image digest and the other options are
+    stored as container labels; when any differs, or with O(recreate), the container is stopped, removed and
+    created again. Otherwise nothing changes, also across containerd restarts and when O(env), O(labels) or
+    O(mounts) are given in another order.
+options:
+  name:
+    description:
+      - Container ID in the namespace (letters, digits, C(.), C(_), C(-)).
+    type: str
+    required: true
+  image:
+    description:
+      - Fully qualified image reference to run. Required unless O(state=absent).
+    type: str
+  state:
+    description:
+      - V(started) creates the container if needed and makes sure its task runs.
+      - V(present) creates it but does not start or stop it.
+      - V(stopped) creates it if needed and makes sure its task is not running.
+      - V(absent) stops and removes it (and its root filesystem snapshot).
+    type: str
+    choices: [started, present, stopped, absent]
+    default: started
+  command:
+    description:
+      - The process to run (argv list); the image's entrypoint and command by default.
+    type: list
+    elements: str
+  env:
+    description:
+      - Environment variables, over the image's. A null value removes a variable the image sets.
+    type: dict
+  labels:
+    description:
+      - containerd labels of the container. Keys under C(io.ocistack.engine.) and C(containerd.io/restart.)
+        are reserved.
+    type: dict
+  mounts:
+    description:
+      - Extra mounts.
+    type: list
+    elements: dict
+    suboptions:
+      type:
+        description: Filesystem type (V(bind), V(tmpfs), ...).
+        type: str
+        default: bind
+      source:
+        description: Host path for bind mounts (it must exist), otherwise the filesystem source.
+        type: str
+      target:
+        description: Absolute path inside the container.
+        type: str
+        required: true
+      options:
+        description: Mount options such as V(ro) or V(rbind).
+        type: list
+        elements: str
+  user:
+    description:
+      - Numeric C(uid) or C(uid:gid) to run as; the image's user by default.
+    type: str
+  working_dir:
+    description:
+      - Working directory of the process (absolute); the image's by default.
+    type: str
+  hostname:
+    description:
+      - Host name inside the container.
+    type: str
+  network:
+    description:
+      - V(none) gives the container its own network namespace with only loopback.
+      - V(host) shares the host's network namespace.
+      - V(cni) gives it a named network namespace (C(/run/netns/ocistack-<namespace>-<name>)) set up by the CNI
+        network O(cni_network) (C(ADD) on create, C(DEL) on removal). The namespace outlives the task, so the
+        restart monitor restarts the task in the same network; after a reboot empties C(/run/netns) the next
+        run of the module recreates the container.
+    type: str
+    choices: [none, host, cni]
+    default: none
+  cni_network:
+    description:
+      - Name of the CNI network (the C(name) of a conflist in O(cni_conf_dir)) for O(network=cni); the first
+        config file in O(cni_conf_dir) by default, as the CRI picks it.
+    type: str
+  cni_conf_dir:
+    description:
+      - Directory of CNI network configs (C(*.conflist), C(*.conf)).
+    type: path
+    default: /etc/cni/net.d
+  cni_bin_dirs:
+    description:
+      - Directories searched for CNI plugin binaries (Debian's package installs to C(/usr/lib/cni)).
+    type: list
+    elements: path
+    default: [/opt/cni/bin, /usr/lib/cni]
+  memory:
+    description:
+      - Memory limit, in bytes or with a unit (V(64m), V(1g)); at least 6 MiB.
+    type: str
+  cpus:
+    description:
+      - CPU limit as a number of CPUs (CFS quota), for example V(0.5).
+    type: float
+  pids_limit:
+    description:
+      - Maximum number of processes in the container.
+    type: int
+  restart_policy:
+    description:
+      - V(no) leaves a stopped task stopped.
+      - V(always) and V(unless-stopped) let containerd's restart monitor start the task again when it exits,
+        when containerd restarts and after a reboot (label C(containerd.io/restart.status=running)).
+        Stopping the container with O(state=stopped) holds it down in both cases.
+      - containerd 1.6 knows no policy label, so V(always) and V(unless-stopped) behave alike there; 1.7 and later
+        also receive C(containerd.io/restart.policy).
+      - Cannot be combined with O(state=present).
+    type: str
+    choices: ['no', always, unless-stopped]
+    default: 'no'
+  runtime:
+    description:
+      - containerd runtime (shim) name, for example V(io.containerd.runc.v2) or V(io.containerd.runsc.v1).
+        Its shim binary (C(containerd-shim-<name>-<version>)) must be installed.
+    type: str
+    default: io.containerd.runc.v2
+  pull:
+    description:
+      - V(missing) pulls the image when it is not there, V(always) pulls it every time (a new digest
+        recreates the container), V(never) fails when it is missing.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+  platform:
+    description:
+      - Image platform to run (C(os/arch[/variant])); the host's by default.
+    type: str
+  recreate:
+    description:
+      - Recreate the container even when nothing changed.
+    type: bool
+    default: false
+  stop_signal:
+    description:
+      - Signal that asks the process to stop (V(SIGTERM), V(TERM), V(15), ...).
+    type: str
+    default: SIGTERM
+  stop_timeout:
+    description:
+      - Seconds to wait after O(stop_signal) before killing the container.
+    type: int
+    default: 10
+extends_documentation_fragment:
+  - ocistack.engine._containerd
+  - ocistack.engine._containerd.registry
+  - ocistack.engine._attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Never pulls, creates, starts or stops; with O(pull=always) it asks the registry for the current digest.
+  diff_mode:
+    support: full
+    details:
+      - Shows the identity (image, digests, runtime, labels, restart policy, stop settings, status) and, when the
+        spec changes, the stored and the desired runtime spec.
+  idempotent:
+    support: full
+notes:
+  - The container's process gets the minimal capability set of the collection's spec builder.
+  - The task's standard output and error go to /dev/null.
+author: ocistack.engine contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Run a web server that survives crashes, containerd restarts and reboots
+  ocistack.engine.containerd_container:
+    name: web
+    image: registry.example.com/team/web:1.4
+    command: [httpd, -f, -p, "8080"]
+    env:
+      TZ: UTC
+    labels:
+      team: web
+    mounts:
+      - {type: bind, source: /srv/web, target: /www, options: [ro]}
+    network: cni
+    cni_network: ocistack
+    memory: 128m
+    cpus: 0.5
+    pids_limit: 64
+    restart_policy: always
+
+- name: Stop it (the restart monitor keeps it down)
+  ocistack.engine.containerd_container:
+    name: web
+    image: registry.example.com/team/web:1.4
+    state: stopped
+
+- name: Remove it
+  ocistack.engine.containerd_container:
+    name: web
+    state: absent
+"""
+
+RETURN = r"""
+container:
+  description: The container after the task (null when absent). In check mode, what it would be.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Container ID.
+      type: str
+    image:
+      description: Image reference the container was created from.
+      type: str
+    image_digest:
+      description: Digest of that image at creation.
+      type: str
+    status:
+      description: V(running), V(stopped) (the task exited) or V(created) (no task).
+      type: str
+    pid:
+      description: Host PID of the task's init process when running, else null.
+      type: int
+    runtime:
+      description: The containerd runtime.
+      type: str
+    labels:
+      description: The user's labels (without the collection's and containerd's own).
+      type: dict
+    restart_policy:
+      description: The restart policy.
+      type: str
+    spec_digest:
+      description: Digest of the runtime spec the container was created with.
+      type: str
+    network:
+      description: V(none), V(host) or V(cni:<network name>).
+      type: str
+    addresses:
+      description: Global addresses (C(ip/prefix)) in the container's network namespace for O(network=cni).
+      type: list
+      elements: str
+actions:
+  description: What the task did (or would do), in order, e.g. V(pull ...), V(recreate), V(create), V(start).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import manage_container
+from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "address": {"type": "str", "default": "/run/containerd/containerd.sock"},
+            "namespace": {"type": "str", "default": "default"},
+            "name": {"type": "str", "required": True},
+            "image": {"type": "str"},
+            "state": {"type": "str", "choices": ["started", "present", "stopped", "absent"], "default": "started"},
+            "command": {"type": "list", "elements": "str"},
+            "env": {"type": "dict"},
+            "labels": {"type": "dict"},
+            "mounts": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "type": {"type": "str", "default": "bind"},
+                    "source": {"type": "str"},
+                    "target": {"type": "str", "required": True},
+                    "options": {"type": "list", "elements": "str"},
+                },
+            },
+            "user": {"type": "str"},
+            "working_dir": {"type": "str"},
+            "hostname": {"type": "str"},
+            "network": {"type": "str", "choices": ["none", "host", "cni"], "default": "none"},
+            "cni_network": {"type": "str"},
+            "cni_conf_dir": {"type": "path", "default": "/etc/cni/net.d"},
+            "cni_bin_dirs": {"type": "list", "elements": "path", "default": ["/opt/cni/bin", "/usr/lib/cni"]},
+            "memory": {"type": "str"},
+            "cpus": {"type": "float"},
+            "pids_limit": {"type": "int"},
+            "restart_policy": {"type": "str", "choices": ["no", "always", "unless-stopped"], "default": "no"},
+            "runtime": {"type": "str", "default": "io.containerd.runc.v2"},
+            "pull": {"type": "str", "choices": ["missing", "always", "never"], "default": "missing"},
+            "platform": {"type": "str"},
+            "recreate": {"type": "bool", "default": False},
+            "stop_signal": {"type": "str", "default": "SIGTERM"},
+            "stop_timeout": {"type": "int", "default": 10},
+            "username": {"type": "str"},
+            "password": {"type": "str", "no_log": True},
+            "plain_http": {"type": "bool", "default": False},
+            "skip_verify": {"type": "bool", "default": False},
+            "hosts_dir": {"type": "path"},
+        },
+        required_if=[("state", "started", ["image"]), ("state", "present", ["image"]), ("state", "stopped", ["image"])],
+        required_together=[("username", "password")],
+        supports_check_mode=True,
+    )
+    try:
+        result = manage_container(module)
+    except OcistackError as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+#!/usr/bin/python
+# Copyright: ocistack.engine contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""List containers in a containerd namespace."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: containerd_container_info
+short_description: List containerd containers and the state of their tasks
+version_added: 0.1.0
+description:
+  - Returns the containers of a containerd namespace, or those named in O(name), with image, status and PID.
+options:
+  name:
+    description:
+      - Container IDs to look up; all containers of the namespace when empty. Missing ones are left out.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - ocistack.engine._containerd
+  - ocistack.engine._attributes
+  - ocistack.engine._attributes.info_module
+author: ocistack.engine contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: What runs in the default namespace
+  ocistack.engine.containerd_container_info:
+  register: containers
+
+- name: What dockerd runs
+  ocistack.engine.containerd_container_info:
+    namespace: moby
+"""
+
+RETURN = r"""
+containers:
+  description: The containers found.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Container ID.
+      type: str
+    image:
+      description: Image reference (null for containers created without one).
+      type: str
+    image_digest:
+      description: Image digest at creation (containers made by M(ocistack.engine.containerd_container)).
+      type: str
+    status:
+      description: V(running), V(stopped) or V(created) (no task).
+      type: str
+    pid:
+      description: Host PID of the task when running, else null.
+      type: int
+    runtime:
+      description: The containerd runtime.
+      type: str
+    labels:
+      description: All containerd labels of the container.
+      type: dict
+    restart_policy:
+      description: Restart policy label, V(no) when unset.
+      type: str
+    spec_digest:
+      description: Spec digest label (containers made by M(ocistack.engine.containerd_container)).
+      type: str
+    managed:
+      description: Whether M(ocistack.engine.containerd_container) created it.
+      type: bool
+    created_at:
+      description: Creation time.
+      type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import container_info
+from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "address": {"type": "str", "default": "/run/containerd/containerd.sock"},
+            "namespace": {"type": "str", "default": "default"},
+            "name": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        result = container_info(module)
+    except OcistackError as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
