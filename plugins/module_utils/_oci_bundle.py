@@ -30,7 +30,12 @@ from ansible_collections.ocistack.engine.plugins.module_utils._oci_image import 
     unpack_image,
     unpack_tarball,
 )
-from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import build_spec, dump_spec, spec_digest
+from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import (
+    SPEC_OPTION_KEYS,
+    build_spec,
+    dump_spec,
+    spec_digest,
+)
 
 __all__ = [
     "BUNDLE_SPEC_OPTIONS",
@@ -47,26 +52,9 @@ CONFIG_FILE = "config.json"
 ROOTFS_DIR = "rootfs"
 MANAGED_BY = "ocistack.engine.oci_bundle"
 SOURCE_OPTIONS = ("image", "oci_layout", "rootfs")
-# Module options that go straight to build_spec.
-BUNDLE_SPEC_OPTIONS = (
-    "args",
-    "env",
-    "cwd",
-    "user",
-    "hostname",
-    "readonly_rootfs",
-    "mounts",
-    "namespaces",
-    "memory",
-    "cpus",
-    "cpu_shares",
-    "pids_limit",
-    "capabilities",
-    "no_new_privileges",
-    "masked_paths",
-    "readonly_paths",
-    "annotations",
-)
+# Module options that go straight to build_spec: all of its keys but the two the bundle
+# layout itself decides (the rootfs is always ./rootfs; runc picks the cgroup path).
+BUNDLE_SPEC_OPTIONS = tuple(key for key in SPEC_OPTION_KEYS if key not in ("rootfs_path", "cgroups_path"))
 # Directories a bundle may never be (removing one would break the host).
 _PROTECTED = frozenset(
     ["/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin"]
