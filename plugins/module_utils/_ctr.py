@@ -34,6 +34,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._errors import Opt
 from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import build_spec, spec_digest
 
 __all__ = [
+    "CONNECTION_ARGUMENT_SPEC",
     "DEFAULT_ADDRESS",
     "DEFAULT_NAMESPACE",
     "LABEL_IMAGE",
@@ -85,6 +86,12 @@ __all__ = [
 
 DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
 DEFAULT_NAMESPACE = "default"
+# The options every module that talks to containerd takes, declared once here for the
+# argument specs and once in doc_fragments/_containerd.py for the docs.
+CONNECTION_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    "address": {"type": "str", "default": DEFAULT_ADDRESS},
+    "namespace": {"type": "str", "default": DEFAULT_NAMESPACE},
+}
 
 # Labels this collection puts on the containers it creates: drift is decided by these identities.
 LABEL_PREFIX = "io.ocistack.engine."

@@ -268,15 +268,14 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ocistack.engine.plugins.module_utils._ctr import manage_container
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC, manage_container
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "address": {"type": "str", "default": "/run/containerd/containerd.sock"},
-            "namespace": {"type": "str", "default": "default"},
+            **CONNECTION_ARGUMENT_SPEC,
             "name": {"type": "str", "required": True},
             "image": {"type": "str"},
             "state": {"type": "str", "choices": ["started", "present", "stopped", "absent"], "default": "started"},

@@ -79,15 +79,14 @@ containers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ocistack.engine.plugins.module_utils._ctr import container_info
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC, container_info
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "address": {"type": "str", "default": "/run/containerd/containerd.sock"},
-            "namespace": {"type": "str", "default": "default"},
+            **CONNECTION_ARGUMENT_SPEC,
             "name": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,

@@ -77,15 +77,14 @@ namespace:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ocistack.engine.plugins.module_utils._ctr import manage_namespace
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC, manage_namespace
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "address": {"type": "str", "default": "/run/containerd/containerd.sock"},
-            "namespace": {"type": "str", "default": "default"},
+            **CONNECTION_ARGUMENT_SPEC,
             "name": {"type": "str", "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "labels": {"type": "dict", "default": {}},

@@ -294,6 +294,7 @@ config:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
 from ansible_collections.ocistack.engine.plugins.module_utils._oci_bundle import BundleManager
 from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import NAMESPACE_TYPES
@@ -305,8 +306,7 @@ def main() -> None:
             "path": {"type": "path", "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "image": {"type": "str"},
-            "address": {"type": "str", "default": "/run/containerd/containerd.sock"},
-            "namespace": {"type": "str", "default": "default"},
+            **CONNECTION_ARGUMENT_SPEC,
             "oci_layout": {"type": "str"},
             "rootfs": {"type": "path"},
             "args": {"type": "list", "elements": "str"},
