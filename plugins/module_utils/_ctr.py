@@ -25,9 +25,12 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from functools import lru_cache
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import compare
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError, ToolError
@@ -48,8 +51,12 @@ __all__ = [
     "LABEL_STOP_SIGNAL",
     "LABEL_STOP_TIMEOUT",
     "CniNetwork",
+    "CONTAINER_ARGUMENT_SPEC",
+    "CONTAINER_REQUIRED_IF",
     "ContainerManager",
     "ContainerRequest",
+    "ContainerdView",
+    "REGISTRY_ARGUMENT_SPEC",
     "Ctr",
     "RegistryAccess",
     "access_from_params",
@@ -80,6 +87,7 @@ __all__ = [
     "parse_tasks",
     "parse_version",
     "registry_host",
+    "run_parallel",
     "select_manifest",
     "validate_reference",
 ]
@@ -92,6 +100,56 @@ CONNECTION_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "address": {"type": "str", "default": DEFAULT_ADDRESS},
     "namespace": {"type": "str", "default": DEFAULT_NAMESPACE},
 }
+# Registry access of the modules that pull (documented in doc_fragments/_containerd.py REGISTRY).
+REGISTRY_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "plain_http": {"type": "bool", "default": False},
+    "skip_verify": {"type": "bool", "default": False},
+    "hosts_dir": {"type": "path"},
+}
+# One container's options: containerd_container's own, and each item of containerd_containers'
+# ``containers`` (validated against this same spec), so both accept and convert alike.
+CONTAINER_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    "name": {"type": "str", "required": True},
+    "image": {"type": "str"},
+    "state": {"type": "str", "choices": ["started", "present", "stopped", "absent"], "default": "started"},
+    "command": {"type": "list", "elements": "str"},
+    "env": {"type": "dict"},
+    "labels": {"type": "dict"},
+    "mounts": {
+        "type": "list",
+        "elements": "dict",
+        "options": {
+            "type": {"type": "str", "default": "bind"},
+            "source": {"type": "str"},
+            "target": {"type": "str", "required": True},
+            "options": {"type": "list", "elements": "str"},
+        },
+    },
+    "user": {"type": "str"},
+    "working_dir": {"type": "str"},
+    "hostname": {"type": "str"},
+    "network": {"type": "str", "choices": ["none", "host", "cni"], "default": "none"},
+    "cni_network": {"type": "str"},
+    "cni_conf_dir": {"type": "path", "default": "/etc/cni/net.d"},
+    "cni_bin_dirs": {"type": "list", "elements": "path", "default": ["/opt/cni/bin", "/usr/lib/cni"]},
+    "memory": {"type": "str"},
+    "cpus": {"type": "float"},
+    "pids_limit": {"type": "int"},
+    "restart_policy": {"type": "str", "choices": ["no", "always", "unless-stopped"], "default": "no"},
+    "runtime": {"type": "str", "default": "io.containerd.runc.v2"},
+    "pull": {"type": "str", "choices": ["missing", "always", "never"], "default": "missing"},
+    "platform": {"type": "str"},
+    "recreate": {"type": "bool", "default": False},
+    "stop_signal": {"type": "str", "default": "SIGTERM"},
+    "stop_timeout": {"type": "int", "default": 10},
+}
+CONTAINER_REQUIRED_IF: List[Tuple[str, str, List[str]]] = [
+    ("state", "started", ["image"]),
+    ("state", "present", ["image"]),
+    ("state", "stopped", ["image"]),
+]
 
 # Labels this collection puts on the containers it creates: drift is decided by these identities.
 LABEL_PREFIX = "io.ocistack.engine."
@@ -1058,8 +1116,14 @@ def server_info(module: Any) -> Dict[str, Any]:
 
 def available_runtimes() -> List[str]:
     """Runtime names (``io.containerd.runc.v2``) whose shim binary is on this host's PATH."""
+    return list(_runtimes_on_path(os.environ.get("PATH", "")))
+
+
+@lru_cache(maxsize=4)
+def _runtimes_on_path(path: str) -> Tuple[str, ...]:
+    # Cached: a batch of twenty containers validates twenty runtimes against one PATH scan.
     found = set()
-    directories = os.environ.get("PATH", "").split(os.pathsep) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"]
+    directories = path.split(os.pathsep) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"]
     for directory in directories:
         try:
             entries = os.listdir(directory)
@@ -1069,7 +1133,7 @@ def available_runtimes() -> List[str]:
             match = _SHIM_RE.match(entry)
             if match and os.access(os.path.join(directory, entry), os.X_OK):
                 found.add(f"io.containerd.{match.group(1)}.{match.group(2)}")
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 _SHIM_RE = re.compile(r"^containerd-shim-([a-z0-9]+)-(v[0-9]+)$")
@@ -1279,6 +1343,7 @@ class ContainerRequest:
         if not _NAME_RE.match(self.name or ""):
             raise OptionError("name", f"{self.name!r} is not a valid container name (letters, digits, '.', '_', '-')")
         self.state = params["state"]
+        self.platform = validate_platform(params.get("platform"))
         self.image = None if params.get("image") is None else validate_reference(params["image"], "image")
         if self.state != "absent" and not self.image:
             raise OptionError("image", f"state {self.state} needs image, the reference to run")
@@ -1363,17 +1428,16 @@ class ContainerRequest:
             "rootfs_path": "rootfs",
             "cgroups_path": f"/{namespace}/{self.name}",
         }
-        if params.get("network") == "host":
-            options["namespaces"] = [{"type": ns} for ns in ("pid", "ipc", "uts", "mount")]
-        elif params.get("network") == "cni":
-            netns = os.path.join(NETNS_DIR, netns_name(namespace, self.name))
-            options["namespaces"] = [
-                {"type": "pid"},
-                {"type": "ipc"},
-                {"type": "uts"},
-                {"type": "mount"},
-                {"type": "network", "path": netns},
-            ]
+        # A cgroup namespace of its own: the spec mounts /sys/fs/cgroup, and on a cgroup v1 host whose
+        # containerd itself runs in a container (a nested host) the host's cgroup paths cannot be
+        # mounted ("stat /sys/fs/default/<name>: no such file"). Private is also dockerd's v2 default.
+        namespaces: List[Dict[str, str]] = [{"type": ns} for ns in ("pid", "ipc", "uts", "mount", "cgroup")]
+        network = params.get("network")
+        if network == "cni":
+            namespaces.append({"type": "network", "path": os.path.join(NETNS_DIR, netns_name(namespace, self.name))})
+        elif network != "host":
+            namespaces.append({"type": "network"})
+        options["namespaces"] = namespaces
         return options
 
     def network_identity(self) -> str:
@@ -1420,27 +1484,147 @@ def _spec_without_rootfs(spec: Mapping[str, Any]) -> Dict[str, Any]:
     return copy
 
 
-class ContainerManager:
-    """Converges one containerd container: decides by identity labels, acts through Ctr."""
+# Marks "not read yet" where None already means "no such container".
+_UNREAD: Any = object()
 
-    def __init__(self, module: Any) -> None:
+
+def run_parallel(function: Callable[[Any], Any], items: Sequence[Any], workers: int) -> List[Any]:
+    """``[function(item) for item in items]`` on up to ``workers`` threads, results in order.
+
+    Every item runs even when another raises; the first exception (in item order) is raised
+    after all are done, so no container is left half-converged by an early exit.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(function, item) for item in items]
+        wait(futures)
+    return [future.result() for future in futures]
+
+
+class ContainerdView:
+    """What one module run has read from containerd, shared by every container it converges.
+
+    A run over twenty containers then lists containers, tasks and images once instead of once
+    per container. A container the run changed is forgotten, so the next read of it (and of
+    the task list) goes back to containerd. Safe to use from the batch's worker threads.
+    """
+
+    def __init__(self, client: Ctr) -> None:
+        self.client = client
+        self._lock = threading.RLock()
+        self._infos: Dict[str, Optional[Dict[str, Any]]] = {}
+        self._tasks: Optional[Dict[str, Dict[str, Any]]] = None
+        self._stale_tasks: set = set()
+        self._images: Dict[str, Optional[Dict[str, Any]]] = {}
+        self._details: Dict[Tuple[str, Optional[str]], Dict[str, Any]] = {}
+        self._remote_digests: Dict[str, str] = {}
+        self._image_locks: Dict[str, threading.Lock] = {}
+        self._pulled: set = set()
+
+    def prefetch(self, names: Sequence[str], workers: int = 1) -> None:
+        """Read the given containers (one listing, then ``info`` of those that exist) and the tasks."""
+        existing = set(self.client.container_ids())
+        present = [name for name in names if name in existing]
+        infos = run_parallel(self.client.container, present, workers)
+        with self._lock:
+            for name in names:
+                self._infos[name] = None
+            self._infos.update(zip(present, infos))
+        self.tasks()
+
+    def container(self, name: str) -> Optional[Dict[str, Any]]:
+        with self._lock:
+            if name in self._infos:
+                info = self._infos[name]
+                return None if info is None else dict(info)
+        info = self.client.container(name)
+        with self._lock:
+            self._infos[name] = info
+        return None if info is None else dict(info)
+
+    def tasks(self) -> Dict[str, Dict[str, Any]]:
+        with self._lock:
+            if self._tasks is None or self._stale_tasks:
+                self._tasks = self.client.tasks()
+                self._stale_tasks.clear()
+            return dict(self._tasks)
+
+    def task(self, name: str) -> Optional[Dict[str, Any]]:
+        return self.tasks().get(name)
+
+    def forget(self, name: str) -> None:
+        """``name`` was changed: read it and the task list again when next asked."""
+        with self._lock:
+            self._infos.pop(name, None)
+            self._stale_tasks.add(name)
+
+    # -- images: one lookup per reference, one pull per reference and run
+
+    @contextmanager
+    def image_lock(self, reference: str) -> Iterator[None]:
+        """Serialises lookups and pulls of one reference, so two containers never pull it twice at once."""
+        with self._lock:
+            lock = self._image_locks.setdefault(reference, threading.Lock())
+        with lock:
+            yield
+
+    def image(self, reference: str) -> Optional[Dict[str, Any]]:
+        if reference not in self._images:
+            self._images[reference] = self.client.image(reference)
+        return self._images[reference]
+
+    def pulled(self, reference: str) -> bool:
+        return reference in self._pulled
+
+    def pull(self, reference: str, access: RegistryAccess, platform: Optional[str]) -> Optional[Dict[str, Any]]:
+        self.client.pull(reference, access, platform)
+        self._pulled.add(reference)
+        self._images.pop(reference, None)
+        return self.image(reference)
+
+    def remote_digest(self, reference: str, access: RegistryAccess) -> str:
+        if reference not in self._remote_digests:
+            self._remote_digests[reference] = self.client.resolve_remote_digest(reference, access)
+        return self._remote_digests[reference]
+
+    def image_details(self, image: Mapping[str, Any], platform: Optional[str]) -> Dict[str, Any]:
+        key = (image["digest"], platform)
+        with self._lock:
+            if key in self._details:
+                return self._details[key]
+        details = self.client.image_details(image, platform)
+        with self._lock:
+            self._details[key] = details
+        return details
+
+
+class ContainerManager:
+    """Converges one containerd container: decides by identity labels, acts through Ctr.
+
+    containerd_container runs one; containerd_containers runs many sharing one ContainerdView.
+    """
+
+    def __init__(self, module: Any, request: ContainerRequest, view: ContainerdView, access: RegistryAccess) -> None:
         self.module = module
         self.check_mode = module.check_mode
-        namespace = module.params.get("namespace") or DEFAULT_NAMESPACE
-        self.request = ContainerRequest(module.params, namespace)
-        self.access = access_from_params(module.params)
-        self.platform = validate_platform(module.params.get("platform"))
-        self.client = client_from_params(module)
+        self.request = request
+        self.params = request.params
+        self.platform = request.platform
+        self.access = access
+        self.view = view
+        self.client = view.client
         self.actions: List[str] = []
         self.cni_result: Any = None
+        self._diff_ids: List[str] = []
 
     # -- observing
 
     def observe(self) -> Optional[Dict[str, Any]]:
-        info = self.client.container(self.request.name)
+        info = self.view.container(self.request.name)
         if info is None:
             return None
-        task = self.client.tasks().get(self.request.name)
+        task = self.view.task(self.request.name)
         info["task"] = task
         info["status"] = _status_of(task)
         return info
@@ -1474,25 +1658,23 @@ class ContainerManager:
     def resolve_image(self) -> Optional[Dict[str, Any]]:
         """The local image to run (pulling per ``pull``); None only in check mode when it would be pulled."""
         reference = self.request.image
-        pull = self.module.params.get("pull") or "missing"
-        image = self.client.image(reference)
-        if image is None and pull == "never":
-            raise OptionError(
-                "pull", f"image {reference} is not present and pull is never; pull it first or allow pull"
-            )
-        if image is None or pull == "always":
+        pull = self.params.get("pull") or "missing"
+        with self.view.image_lock(reference):
+            image = self.view.image(reference)
+            if image is None and pull == "never":
+                raise OptionError(
+                    "pull", f"image {reference} is not present and pull is never; pull it first or allow pull"
+                )
+            # One pull per reference and run: the containers after the first that pulled it share its result.
+            if image is not None and (pull != "always" or self.view.pulled(reference)):
+                return image
             if self.check_mode:
-                if image is None:
-                    self.actions.append(f"pull {reference}")
-                    return None
-                remote = self.client.resolve_remote_digest(reference, self.access)
-                if remote != image["digest"]:
+                if image is None or self.view.remote_digest(reference, self.access) != image["digest"]:
                     self.actions.append(f"pull {reference}")
                     return None
                 return image
             previous = image
-            self.client.pull(reference, self.access, self.platform)
-            image = self.client.image(reference)
+            image = self.view.pull(reference, self.access, self.platform)
             if image is None:
                 raise ToolError(f"image {reference} is still missing after the pull")
             if previous is None or previous["digest"] != image["digest"]:
@@ -1514,7 +1696,7 @@ class ContainerManager:
         }
         spec = None
         if image is not None:
-            details = self.client.image_details(image, self.platform)
+            details = self.view.image_details(image, self.platform)
             image_config = (details["config"] or {}).get("config") or {}
             spec = request.build(self.client.namespace, image_config)
             identity["spec_digest"] = spec_digest(spec)
@@ -1545,6 +1727,7 @@ class ContainerManager:
     def _wait_stopped(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while True:
+            # Straight from containerd, not from the view: this is the one read that must be fresh.
             task = self.client.tasks().get(self.request.name)
             if task is None or task["status"] == "stopped":
                 return True
@@ -1555,7 +1738,8 @@ class ContainerManager:
     def remove(self, info: Mapping[str, Any]) -> None:
         name = self.request.name
         self.stop(info)
-        self.client.delete_task(name)
+        if info.get("task") is not None:
+            self.client.delete_task(name)
         self.client.remove_container(name)
         snapshot = info["labels"].get(LABEL_SNAPSHOT)
         if snapshot:
@@ -1574,7 +1758,7 @@ class ContainerManager:
     def _teardown_cni(self, network: str, conf_dir: Optional[str] = None) -> None:
         netns, path = self._netns()
         # The config dir used at creation (a label) wins: removal needs no network options.
-        conf_dir = conf_dir or self.module.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
+        conf_dir = conf_dir or self.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
         try:
             config = load_cni_network(conf_dir, network)
         except OptionError:
@@ -1585,24 +1769,28 @@ class ContainerManager:
                 CniNetwork(self.module, config, self.request.cni_bin_dirs).delete(self._cni_container_id(), path)
         delete_netns(self.module, netns)
 
+    def _prepare_rootfs(self, snapshot_key: str, parent: str) -> List[Dict[str, Any]]:
+        try:
+            return self.client.prepare_snapshot(snapshot_key, parent)
+        except ToolError as error:
+            if "already exists" in error.stderr:
+                # Left by an interrupted earlier run; it holds nothing of the user's: start clean.
+                self.client.remove_snapshot(snapshot_key)
+                return self.client.prepare_snapshot(snapshot_key, parent)
+            if "not found" in error.stderr:
+                raise ToolError(
+                    f"image {self.request.image} is not unpacked in the default snapshotter; pull it again "
+                    "(pull: always) or import it without --no-unpack",
+                    stderr=error.stderr,
+                ) from None
+            raise
+
     def create(self, spec: Dict[str, Any], identity: Mapping[str, Any]) -> None:
         request = self.request
         snapshot_key = f"{LABEL_PREFIX}rootfs.{request.name}"
         if not self._diff_ids:
             raise ToolError(f"image {request.image} has no layers to run")
-        parent = chain_id(self._diff_ids)
-        # A snapshot left by an interrupted earlier run holds nothing of the user's: start clean.
-        self.client.remove_snapshot(snapshot_key)
-        try:
-            rootfs_mounts = self.client.prepare_snapshot(snapshot_key, parent)
-        except ToolError as error:
-            if "not found" in error.stderr:
-                raise ToolError(
-                    f"image {request.image} is not unpacked in the default snapshotter; pull it again "
-                    "(pull: always) or import it without --no-unpack",
-                    stderr=error.stderr,
-                ) from None
-            raise
+        rootfs_mounts = self._prepare_rootfs(snapshot_key, chain_id(self._diff_ids))
         # The image snapshot becomes the container's root: a mount at "/" that the runtime
         # performs on every start (also when containerd's restart monitor starts it).
         full_spec = dict(spec)
@@ -1622,7 +1810,7 @@ class ContainerManager:
             labels[LABEL_RESTART_POLICY] = request.restart_policy
         labels[LABEL_NETWORK] = identity["network"]
         if request.cni_config:
-            labels[LABEL_CNI_CONF_DIR] = self.module.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
+            labels[LABEL_CNI_CONF_DIR] = self.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
         cni = None
         if request.cni_config:
             netns, path = self._netns()
@@ -1640,12 +1828,14 @@ class ContainerManager:
         except Exception:
             self.client.remove_snapshot(snapshot_key)
             if cni is not None:
-                self._teardown_cni(request.cni_config["name"], self.module.params.get("cni_conf_dir"))
+                self._teardown_cni(request.cni_config["name"], self.params.get("cni_conf_dir"))
             raise
 
-    def start(self) -> None:
+    def start(self, has_task: bool) -> None:
         name = self.request.name
-        self.client.delete_task(name)
+        if has_task:
+            # An exited task keeps its id until deleted; a new one cannot start before that.
+            self.client.delete_task(name)
         self.client.start_task(name)
         restart = self.request.restart_labels(True)
         if restart:
@@ -1653,9 +1843,15 @@ class ContainerManager:
 
     # -- the run
 
-    def run(self) -> Dict[str, Any]:
+    def run(self, before: Any = _UNREAD, observe_after: bool = True) -> Dict[str, Any]:
+        """Converge and return the module result.
+
+        ``before`` is the container as already observed (the batch reads all of them first);
+        with ``observe_after`` false the caller fills ``result["container"]`` with ``finish()``.
+        """
         request = self.request
-        before = self.observe()
+        if before is _UNREAD:
+            before = self.observe()
         result: Dict[str, Any] = {"changed": False}
         before_view = {} if before is None else {**_actual_identity(before), "status": before["status"]}
 
@@ -1664,6 +1860,7 @@ class ContainerManager:
                 self.actions.append("remove")
                 if not self.check_mode:
                     self.remove(before)
+                    self.view.forget(request.name)
             result.update(changed=bool(self.actions), actions=self.actions, container=None)
             if self.module._diff:
                 result["diff"] = {"before": before_view or {}, "after": {}}
@@ -1672,12 +1869,13 @@ class ContainerManager:
         image = self.resolve_image()
         identity, spec = self.desired(image)
         difference = compare(identity, None if before is None else _actual_identity(before))
-        recreate = before is not None and (difference.changed or bool(self.module.params.get("recreate")))
+        recreate = before is not None and (difference.changed or bool(self.params.get("recreate")))
         if before is not None and identity["network"].startswith("cni:") and not os.path.exists(self._netns()[1]):
             # The named netns is gone (a reboot empties /run/netns): the container cannot start without it.
             recreate = True
         wanted_status = {"started": "running", "stopped": "stopped", "present": None}[request.state]
 
+        # After a create the container is exactly what create() wrote: no task, no restart status label.
         current = before
         if recreate:
             self.actions.append("recreate")
@@ -1688,13 +1886,13 @@ class ContainerManager:
             self.actions.append("create")
         if (before is None or recreate) and not self.check_mode:
             self.create(spec, identity)
-            current = self.observe()
 
-        status_now = "created" if (before is None or recreate) else before["status"]
+        fresh = before is None or recreate
+        status_now = "created" if fresh else before["status"]
         if wanted_status == "running" and status_now != "running":
             self.actions.append("start")
             if not self.check_mode:
-                self.start()
+                self.start(has_task=not fresh and before.get("task") is not None)
         elif wanted_status == "stopped" and status_now == "running":
             self.actions.append("stop")
             if not self.check_mode:
@@ -1704,12 +1902,14 @@ class ContainerManager:
             if current["labels"].get(LABEL_RESTART_STATUS) == "running":
                 self.actions.append("hold stopped")
                 self.client.set_container_labels(request.name, {LABEL_RESTART_STATUS: "stopped"})
-        elif wanted_status == "running" and status_now == "running" and before is not None and not recreate:
+        elif wanted_status == "running" and status_now == "running" and not fresh:
             wanted_label = request.restart_labels(True).get(LABEL_RESTART_STATUS)
             if wanted_label and before["labels"].get(LABEL_RESTART_STATUS) != wanted_label:
                 self.actions.append("enable restart monitor")
                 if not self.check_mode:
                     self.client.set_container_labels(request.name, request.restart_labels(True))
+        if self.actions and not self.check_mode:
+            self.view.forget(request.name)
 
         after_status = wanted_status or status_now
         after_view = {**identity, "status": after_status}
@@ -1733,8 +1933,8 @@ class ContainerManager:
                     "addresses": [],
                 }
             result["container"] = preview
-        else:
-            result["container"] = self.public(self.observe())
+        elif observe_after:
+            self.finish(result)
         if self.module._diff:
             diff = status_difference.diff()
             if before is None:
@@ -1749,9 +1949,20 @@ class ContainerManager:
             result["diff"] = diff
         return result
 
+    def finish(self, result: Dict[str, Any]) -> Dict[str, Any]:
+        """Fill ``result["container"]`` with the container as containerd now reports it."""
+        if not self.check_mode and self.request.state != "absent":
+            result["container"] = self.public(self.observe())
+        return result
+
 
 def manage_container(module: Any) -> Dict[str, Any]:
-    return ContainerManager(module).run()
+    """containerd_container: converge one container; returns the module result."""
+    params = module.params
+    request = ContainerRequest(params, params.get("namespace") or DEFAULT_NAMESPACE)
+    access = access_from_params(params)
+    view = ContainerdView(client_from_params(module))
+    return ContainerManager(module, request, view, access).run()
 
 
 def container_info(module: Any) -> Dict[str, Any]:

@@ -268,54 +268,21 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC, manage_container
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
+    CONNECTION_ARGUMENT_SPEC,
+    CONTAINER_ARGUMENT_SPEC,
+    CONTAINER_REQUIRED_IF,
+    REGISTRY_ARGUMENT_SPEC,
+    manage_container,
+)
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
 
 
 def main() -> None:
+    # The container options are declared once in _ctr: containerd_containers validates each item against them.
     module = AnsibleModule(
-        argument_spec={
-            **CONNECTION_ARGUMENT_SPEC,
-            "name": {"type": "str", "required": True},
-            "image": {"type": "str"},
-            "state": {"type": "str", "choices": ["started", "present", "stopped", "absent"], "default": "started"},
-            "command": {"type": "list", "elements": "str"},
-            "env": {"type": "dict"},
-            "labels": {"type": "dict"},
-            "mounts": {
-                "type": "list",
-                "elements": "dict",
-                "options": {
-                    "type": {"type": "str", "default": "bind"},
-                    "source": {"type": "str"},
-                    "target": {"type": "str", "required": True},
-                    "options": {"type": "list", "elements": "str"},
-                },
-            },
-            "user": {"type": "str"},
-            "working_dir": {"type": "str"},
-            "hostname": {"type": "str"},
-            "network": {"type": "str", "choices": ["none", "host", "cni"], "default": "none"},
-            "cni_network": {"type": "str"},
-            "cni_conf_dir": {"type": "path", "default": "/etc/cni/net.d"},
-            "cni_bin_dirs": {"type": "list", "elements": "path", "default": ["/opt/cni/bin", "/usr/lib/cni"]},
-            "memory": {"type": "str"},
-            "cpus": {"type": "float"},
-            "pids_limit": {"type": "int"},
-            "restart_policy": {"type": "str", "choices": ["no", "always", "unless-stopped"], "default": "no"},
-            "runtime": {"type": "str", "default": "io.containerd.runc.v2"},
-            "pull": {"type": "str", "choices": ["missing", "always", "never"], "default": "missing"},
-            "platform": {"type": "str"},
-            "recreate": {"type": "bool", "default": False},
-            "stop_signal": {"type": "str", "default": "SIGTERM"},
-            "stop_timeout": {"type": "int", "default": 10},
-            "username": {"type": "str"},
-            "password": {"type": "str", "no_log": True},
-            "plain_http": {"type": "bool", "default": False},
-            "skip_verify": {"type": "bool", "default": False},
-            "hosts_dir": {"type": "path"},
-        },
-        required_if=[("state", "started", ["image"]), ("state", "present", ["image"]), ("state", "stopped", ["image"])],
+        argument_spec={**CONNECTION_ARGUMENT_SPEC, **CONTAINER_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC},
+        required_if=CONTAINER_REQUIRED_IF,
         required_together=[("username", "password")],
         supports_check_mode=True,
     )
