@@ -18,8 +18,8 @@ IMAGE_REPO=${OCISTACK_HOST_IMAGE:-localhost/ocistack-host}
 
 # Why each flag: podman's default crun fails on this kind of machine (hybrid
 # cgroups); raising rlimits needs CAP_SYS_RESOURCE; containerd's overlayfs and
-# dockerd's overlay2 cannot mount on the container's overlay root, so their
-# state lives on volumes.
+# dockerd's overlay2 (and podman's overlay, for the benchmark's podman) cannot
+# mount on the container's overlay root, so their state lives on volumes.
 host_flags() {
   local fleet=$1 host=$2
   printf '%s\n' --runtime runc --privileged --systemd=always \
@@ -28,7 +28,8 @@ host_flags() {
     --label ocistack.fleet="$fleet" \
     -v "${PREFIX}${fleet}-${host}-containerd:/var/lib/containerd" \
     -v "${PREFIX}${fleet}-${host}-docker:/var/lib/docker" \
-    -v "${PREFIX}${fleet}-${host}-registry:/var/lib/docker-registry"
+    -v "${PREFIX}${fleet}-${host}-registry:/var/lib/docker-registry" \
+    -v "${PREFIX}${fleet}-${host}-containers:/var/lib/containers"
 }
 
 # A /24 per fleet, derived from its name, inside 10.213.0.0/16.

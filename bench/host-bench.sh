@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs INSIDE the benchmark's test host: the raw floor and the resets between runs.
+#   host-bench.sh raw-create N VERSION    `ctr run -d` N containers; prints seconds
+#   host-bench.sh raw-recreate N VERSION  stop (SIGTERM), delete and `ctr run -d` again; prints seconds
+#   host-bench.sh raw-pull                `ctr images pull` from the local registry; prints seconds
+#   host-bench.sh reset                   remove every bench-* container from all engines (not timed)
+#   host-bench.sh reset-pull              remove the pulled image (not timed)
+set -euo pipefail
+image=ocistack.test/busybox:latest
+pulled=127.0.0.1:5000/bench/busybox:1
+# The same process everywhere: sh as PID 1 exits on SIGTERM, so stops are equally quick.
+loop="trap 'exit 0' TERM; while :; do sleep 1 & wait; done"
+
+now() { date +%s.%N; }
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
+
+wait_stopped() {
+  while ctr tasks ls | awk -v id="$1" '$1 == id && $3 == "RUNNING" {found=1} END {exit !found}'; do sleep 0.05; done
+}
+
+case "$1" in
+  raw-create)
+    start=$(now)
+    for i in $(seq -f %02g 1 "$2"); do
+      ctr run -d --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
+    done
+    elapsed "$start"
+    ;;
+  raw-recreate)
+    start=$(now)
+    for i in $(seq -f %02g 1 "$2"); do
+      ctr tasks kill "raw-$i"
+      wait_stopped "raw-$i"
+      ctr tasks delete "raw-$i" >/dev/null
+      ctr containers delete "raw-$i"
+      ctr run -d --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
+    done
+    elapsed "$start"
+    ;;
+  raw-pull)
+    start=$(now)
+    ctr -n bench-pull images pull --plain-http "$pulled" >/dev/null
+    elapsed "$start"
+    ;;
+  reset)
+    for id in $(ctr tasks ls -q); do ctr tasks kill -a -s SIGKILL "$id" 2>/dev/null || true; done
+    for id in $(ctr tasks ls -q); do
+      for _ in $(seq 1 50); do ctr tasks delete -f "$id" >/dev/null 2>&1 && break; sleep 0.1; done
+    done
+    ctr containers ls -q | xargs -r ctr containers delete
+    ctr snapshots ls | awk '$1 ~ /^io\.ocistack\.engine\.rootfs\./ {print $1}' | xargs -r -n1 ctr snapshots rm
+    docker ps -aq --filter name=bench- | xargs -r docker rm -f >/dev/null
+    podman ps -aq --filter name=bench- | xargs -r podman rm -f -t 0 >/dev/null
+    ;;
+  reset-pull)
+    ctr -n bench-pull images rm --sync "$pulled" >/dev/null 2>&1 || true
+    ;;
+  *) sed -n '2,7p' "$0" >&2; exit 2 ;;
+esac

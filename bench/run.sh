@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The benchmark (`make bench`): this collection against community.docker, containers.podman
+# and the raw ctr commands, side by side on one test host; then, with --stack, site.yml on
+# fleets of 1, 3 and 6 hosts. See bench/README.md for what is measured and how to read it.
+#   bench/run.sh [--runs N] [--count N] [--phases workload,pull,stack] [--keep]
+#     --runs     repetitions per measurement (default 3; the table shows medians)
+#     --count    containers in the workload (default 20)
+#     --phases   which parts to run (default workload,pull; add stack, or give stack alone)
+#     --keep     leave the bench fleet running afterwards
+# Writes bench/results/<UTC date>.md and .json; raw timings stay in .cache/bench/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+use_project_env "$ROOT"
+
+runs=3 count=20 phases=workload,pull keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --count) count=$2; shift 2 ;;
+    --phases) phases=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+  esac
+done
+has_phase() { [[ ",$phases," == *",$1,"* ]]; }
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+work=.cache/bench/$stamp
+mkdir -p "$work" bench/results
+timings=$work/timings.tsv
+printf 'run\timpl\tphase\ttask_s\twall_s\tload\n' > "$timings"
+host=ocistack-bench-h1
+inventory=.cache/testbed/bench.ini
+fleets=()
+
+cleanup() {
+  local fleet
+  if [ "$keep" = 0 ]; then
+    for fleet in "${fleets[@]}"; do bash tests/testbed/fleet.sh down "$fleet" || true; done
+  fi
+}
+trap cleanup EXIT
+
+load1() { cut -d' ' -f1 /proc/loadavg; }
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$(load1)" >> "$timings"; }
+
+# One timed playbook run: the play times its own workload task(s) (BENCH_ELAPSED, controller
+# clock around the tasks); the wall time adds ansible-playbook's start-up and the play set-up.
+timed_play() {
+  local run=$1 impl=$2 phase=$3 playbook=$4 version=${5:-1} start out task
+  start=$(now)
+  out=$(ansible-playbook -i "$inventory" "bench/playbooks/$playbook" \
+    -e "bench_count=$count" -e "bench_version=$version" 2>&1) || { echo "$out" >&2; return 1; }
+  task=$(grep -o 'BENCH_ELAPSED=[0-9.]*' <<< "$out" | head -1 | cut -d= -f2)
+  record "$run" "$impl" "$phase" "$task" "$(since "$start")"
+  echo "  run $run $impl $phase: task ${task}s"
+}
+
+in_host() { podman exec "$host" bash /root/host-bench.sh "$@"; }
+
+timed_raw() {
+  local run=$1 phase=$2 start task
+  shift 2
+  start=$(now)
+  task=$(in_host "$@")
+  record "$run" raw "$phase" "$task" "$(since "$start")"
+  echo "  run $run raw $phase: ${task}s"
+}
+
+if has_phase workload || has_phase pull; then
+  stage "bench host"
+  bash tests/testbed/test-image.sh
+  fleets+=(bench)
+  bash tests/testbed/fleet.sh up bench h1
+  podman cp bench/host-setup.sh "$host:/root/host-setup.sh"
+  podman cp bench/host-bench.sh "$host:/root/host-bench.sh"
+  podman cp .cache/testbed/images/busybox.tar "$host:/root/busybox.tar"
+  podman exec "$host" bash /root/host-setup.sh | tee "$work/engines.txt"
+fi
+
+if has_phase workload; then
+  stage "workload: $count containers, $runs runs"
+  for run in $(seq 1 "$runs"); do
+    # The Ansible floor: one trivial task over the same connection.
+    timed_play "$run" ansible floor floor.yml
+    for impl in ours docker podman; do
+      in_host reset
+      timed_play "$run" "$impl" create "$impl.yml" 1
+      timed_play "$run" "$impl" noop "$impl.yml" 1
+      timed_play "$run" "$impl" recreate "$impl.yml" 2
+    done
+    in_host reset
+    timed_raw "$run" create raw-create "$count" 1
+    timed_raw "$run" recreate raw-recreate "$count" 2
+    in_host reset
+  done
+fi
+
+if has_phase pull; then
+  stage "image pull from the host's registry, $runs runs"
+  for run in $(seq 1 "$runs"); do
+    in_host reset-pull
+    timed_raw "$run" pull raw-pull
+    in_host reset-pull
+    timed_play "$run" ours pull pull.yml
+  done
+  in_host reset-pull
+fi
+
+if has_phase stack; then
+  stage "full stack: site.yml on 1, 3 and 6 hosts"
+  for size in 1 3 6; do
+    fleet=bench-stack$size
+    fleets+=("$fleet")
+    bash tests/testbed/fleet.sh up "$fleet" "$size"
+    stack_inventory=.cache/testbed/$fleet-site.ini
+    # The fleet's own inventory plus the group site.yml lays containerd on (as make demo does).
+    { cat ".cache/testbed/$fleet.ini"; printf '\n[containerd_hosts:children]\n%s\n' "$fleet"; } > "$stack_inventory"
+    # A first converge needs fresh hosts, so it runs once per fleet size; the no-op rerun runs --runs times.
+    for run_phase in first $(for run in $(seq 1 "$runs"); do echo "noop:$run"; done); do
+      phase=${run_phase%%:*} run=${run_phase#*:}
+      [ "$phase" = first ] && run=1
+      start=$(now)
+      ansible-playbook -i "$stack_inventory" playbooks/site.yml > "$work/site-$size-$phase-$run.log" 2>&1 \
+        || { tail -30 "$work/site-$size-$phase-$run.log" >&2; exit 1; }
+      record "$run" "site-$size" "$phase" "$(since "$start")" "$(since "$start")"
+      echo "  site.yml on $size host(s), $phase run $run: $(tail -1 "$timings" | cut -f4)s"
+    done
+    if [ "$keep" = 0 ]; then bash tests/testbed/fleet.sh down "$fleet"; fi
+  done
+fi
+
+stage "results"
+python3 bench/summarize.py "$timings" --engines "$work/engines.txt" --out "bench/results/$(date -u +%Y-%m-%d)"

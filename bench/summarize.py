@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Turn bench/run.sh's timings.tsv into the results table: medians, ratios and the targets.
+
+Usage: summarize.py TIMINGS.tsv [--engines FILE] --out bench/results/<date>
+writes <out>.md and <out>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections import defaultdict
+from typing import Dict, List, Optional, Tuple
+
+WORKLOAD_PHASES = ("create", "noop", "recreate")
+PEERS = ("docker", "podman")
+IMPL_NAMES = {
+    "ours": "ocistack.engine.containerd_containers (containerd)",
+    "docker": "community.docker.docker_container, loop (dockerd)",
+    "podman": "containers.podman.podman_container, loop (podman)",
+    "raw": "shell loop of ctr run -d / kill + rm + run",
+    "ansible": "Ansible floor: one ansible.builtin.ping task",
+}
+
+
+def read(path: str) -> Tuple[Dict[Tuple[str, str], List[float]], Dict[Tuple[str, str], List[float]], List[float]]:
+    task: Dict[Tuple[str, str], List[float]] = defaultdict(list)
+    wall: Dict[Tuple[str, str], List[float]] = defaultdict(list)
+    loads: List[float] = []
+    with open(path) as handle:
+        next(handle)
+        for line in handle:
+            _run, impl, phase, task_s, wall_s, load = line.rstrip("\n").split("\t")
+            task[(impl, phase)].append(float(task_s))
+            wall[(impl, phase)].append(float(wall_s))
+            loads.append(float(load))
+    return task, wall, loads
+
+
+def median(values: Optional[List[float]]) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
+def ratio(ours: Optional[float], other: Optional[float]) -> Optional[float]:
+    return round(ours / other, 2) if ours is not None and other else None
+
+
+def fmt(value: Optional[float], suffix: str = "") -> str:
+    return "–" if value is None else f"{value:.2f}{suffix}"
+
+
+def verdict(value: Optional[float], target: float) -> str:
+    if value is None:
+        return "not measured"
+    return "met" if value <= target else "missed"
+
+
+def summarize(path: str, engines: str) -> Dict:
+    task, wall, loads = read(path)
+    medians = {f"{impl}/{phase}": median(values) for (impl, phase), values in task.items()}
+    walls = {f"{impl}/{phase}": median(values) for (impl, phase), values in wall.items()}
+    runs = {f"{impl}/{phase}": len(values) for (impl, phase), values in task.items()}
+    ratios: Dict[str, Dict[str, Optional[float]]] = {}
+    targets = []
+    for phase in WORKLOAD_PHASES:
+        ours = medians.get(f"ours/{phase}")
+        peers = [medians.get(f"{peer}/{phase}") for peer in PEERS]
+        faster_peer = min((value for value in peers if value), default=None)
+        ratios[phase] = {
+            "ours/docker": ratio(ours, medians.get(f"docker/{phase}")),
+            "ours/podman": ratio(ours, medians.get(f"podman/{phase}")),
+            "ours/faster_peer": ratio(ours, faster_peer),
+            "ours/raw": ratio(ours, medians.get(f"raw/{phase}")),
+        }
+        targets.append((f"{phase}: ours <= 0.5x the faster peer", ratios[phase]["ours/faster_peer"], 0.5))
+    targets.append(("create: ours <= 1.5x the raw loop", ratios["create"]["ours/raw"], 1.5))
+    pull_ratio = ratio(medians.get("ours/pull"), medians.get("raw/pull"))
+    targets.append(("image pull: containerd_image <= 1.2x ctr images pull", pull_ratio, 1.2))
+    stack = {}
+    for size in (1, 3, 6):
+        first, noop = medians.get(f"site-{size}/first"), medians.get(f"site-{size}/noop")
+        if first is not None:
+            stack[size] = {"first": first, "noop": noop, "noop/first": ratio(noop, first)}
+            targets.append((f"site.yml on {size}: no-op <= 0.25x first converge", ratio(noop, first), 0.25))
+    if 1 in stack and 6 in stack:
+        for phase in ("first", "noop"):
+            scaling = ratio(stack[6][phase], stack[1][phase])
+            targets.append((f"site.yml {phase}: 6 hosts <= 1.3x 1 host", scaling, 1.3))
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
+        "engines": engines,
+        "load_1min": {"min": min(loads, default=0), "median": median(loads), "max": max(loads, default=0)},
+        "median_task_seconds": medians,
+        "median_wall_seconds": walls,
+        "runs": runs,
+        "ratios": ratios,
+        "pull_ratio": pull_ratio,
+        "stack": stack,
+        "targets": [
+            {"target": name, "value": value, "limit": limit, "verdict": verdict(value, limit)}
+            for name, value, limit in targets
+        ],
+    }
+
+
+def markdown(summary: Dict) -> str:
+    medians, walls, runs = summary["median_task_seconds"], summary["median_wall_seconds"], summary["runs"]
+    load = summary["load_1min"]
+    lines = [
+        f"# Benchmark {summary['date']}",
+        "",
+        f"Machine: {summary['machine']}; one bookworm test host. {summary['engines']}.",
+        f"1-minute load average during the runs: median {fmt(load['median'])} "
+        f"(min {fmt(load['min'])}, max {fmt(load['max'])}).",
+        "",
+        "Seconds, medians over the runs shown. *task*: the workload task(s) alone, timed by the play "
+        "around them (raw: timed inside the host); *wall*: the whole `ansible-playbook` command.",
+        "",
+        "## Workload",
+        "",
+        "| implementation | create task | no-op task | recreate task "
+        "| create wall | no-op wall | recreate wall | runs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for impl in ("ours", "docker", "podman", "raw"):
+        cells = [fmt(medians.get(f"{impl}/{phase}")) for phase in WORKLOAD_PHASES]
+        cells += [fmt(walls.get(f"{impl}/{phase}")) if impl != "raw" else "–" for phase in WORKLOAD_PHASES]
+        lines.append(f"| {IMPL_NAMES[impl]} | " + " | ".join(cells) + f" | {runs.get(f'{impl}/create', 0)} |")
+    lines += [
+        "",
+        f"Ansible floor (one `ping` task over the same podman connection): {fmt(medians.get('ansible/floor'))} s.",
+        "",
+        "| ratio (task times) | create | no-op | recreate |",
+        "|---|---|---|---|",
+    ]
+    for key in ("ours/docker", "ours/podman", "ours/faster_peer", "ours/raw"):
+        cells = [fmt(summary["ratios"][phase][key], "×") for phase in WORKLOAD_PHASES]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Image pull from the host's registry",
+        "",
+        "| | task | wall |",
+        "|---|---|---|",
+        f"| ocistack.engine.containerd_image | {fmt(medians.get('ours/pull'))} | {fmt(walls.get('ours/pull'))} |",
+        f"| ctr images pull | {fmt(medians.get('raw/pull'))} | – |",
+        f"| ratio | {fmt(summary['pull_ratio'], '×')} | |",
+    ]
+    if summary["stack"]:
+        lines += [
+            "",
+            "## Full stack: playbooks/site.yml",
+            "",
+            "| hosts | first converge | no-op rerun (median) | no-op / first |",
+            "|---|---|---|---|",
+        ]
+        for size, row in sorted(summary["stack"].items()):
+            lines.append(f"| {size} | {fmt(row['first'])} | {fmt(row['noop'])} | {fmt(row['noop/first'], '×')} |")
+    lines += ["", "## Targets", "", "| target | value | verdict |", "|---|---|---|"]
+    for target in summary["targets"]:
+        lines.append(f"| {target['target']} | {fmt(target['value'], '×')} | {target['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("timings")
+    parser.add_argument("--engines", default="")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    engines = ""
+    if args.engines and os.path.exists(args.engines):
+        with open(args.engines) as handle:
+            engines = handle.read().strip().rstrip(".")
+    summary = summarize(args.timings, engines or "engines: unknown")
+    with open(args.out + ".json", "w") as handle:
+        json.dump(summary, handle, indent=2, sort_keys=True)
+    text = markdown(summary)
+    with open(args.out + ".md", "w") as handle:
+        handle.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
