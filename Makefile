@@ -1,9 +1,10 @@
 # The two commands a user needs; see README.md.
 #   make demo  - build the test hosts and run the collection's main playbook on them
 #   make test  - lint, sanity, unit, integration and molecule tests
+#   make bench - the benchmark against community.docker, containers.podman and raw ctr (bench/README.md)
 SHELL := /bin/bash
 
-.PHONY: setup demo test lint sanity unit integration molecule clean build
+.PHONY: setup demo test lint sanity unit integration molecule clean build bench
 
 setup:
 	bash scripts/setup.sh
@@ -16,6 +17,10 @@ test: setup
 
 lint sanity unit integration molecule: setup
 	bash scripts/test.sh $@
+
+# BENCH_ARGS, e.g. "--runs 5" or "--phases stack": see bench/run.sh.
+bench: setup
+	bash bench/run.sh $(BENCH_ARGS)
 
 build:
 	.venv/bin/ansible-galaxy collection build --force --output-path .cache/dist .

@@ -758,14 +758,31 @@ class Ctr:
         if rc != 0 and "not found" not in err:
             raise ToolError(f"removing snapshot {key} failed: {_last_ctr_line(err)}", rc=rc, stderr=err)
 
-    def create_container(self, container_id: str, spec: Mapping[str, Any], labels: Mapping[str, str], runtime: str):
-        """``ctr containers create --config``: the spec is exactly what _oci_spec built."""
+    def create_container(
+        self,
+        container_id: str,
+        spec: Mapping[str, Any],
+        labels: Mapping[str, str],
+        runtime: str,
+        start: bool = False,
+    ) -> None:
+        """``ctr containers create --config``: the spec is exactly what _oci_spec built.
+
+        With ``start``, ``ctr run --detach --config`` creates the container and starts its task in
+        one ctr process instead of two (the same spec and labels; IO to /dev/null as start_task).
+        """
         handle, path = tempfile.mkstemp(prefix="ocistack-spec-", suffix=".json", dir=self._tmp_root())
         try:
             with os.fdopen(handle, "w") as fh:
                 json.dump(spec, fh)
-            args = ["containers", "create", "--config", path, "--runtime", runtime, *_label_args(labels, "--label")]
-            self.run([*args, container_id], what=f"creating container {container_id}")
+            if start:
+                args = ["run", "--detach", "--null-io", "--config", path]
+                what = f"creating and starting container {container_id}"
+            else:
+                args = ["containers", "create", "--config", path]
+                what = f"creating container {container_id}"
+            args += ["--runtime", runtime, *_label_args(labels, "--label")]
+            self.run([*args, container_id], what=what)
         finally:
             os.unlink(path)
 
@@ -1559,6 +1576,21 @@ class ContainerdView:
             self._infos.pop(name, None)
             self._stale_tasks.add(name)
 
+    def remember(self, name: str, info: Dict[str, Any]) -> None:
+        """``name`` was just created as ``info`` says (what we wrote is what containerd stores)."""
+        with self._lock:
+            self._infos[name] = info
+            self._stale_tasks.add(name)
+
+    def labelled(self, name: str, labels: Mapping[str, str]) -> None:
+        """``labels`` were just set on ``name``."""
+        with self._lock:
+            info = self._infos.get(name)
+            if info is None:
+                self._infos.pop(name, None)
+            else:
+                info["labels"] = {**info["labels"], **labels}
+
     # -- images: one lookup per reference, one pull per reference and run
 
     @contextmanager
@@ -1747,6 +1779,7 @@ class ContainerManager:
         network = info["labels"].get(LABEL_NETWORK, "")
         if network.startswith("cni:"):
             self._teardown_cni(network[len("cni:") :], info["labels"].get(LABEL_CNI_CONF_DIR))
+        self.view.forget(name)
 
     def _netns(self) -> Tuple[str, str]:
         name = netns_name(self.client.namespace, self.request.name)
@@ -1785,7 +1818,8 @@ class ContainerManager:
                 ) from None
             raise
 
-    def create(self, spec: Dict[str, Any], identity: Mapping[str, Any]) -> None:
+    def create(self, spec: Dict[str, Any], identity: Mapping[str, Any], start: bool = False) -> None:
+        """Create the container (and start its task too, with ``start``)."""
         request = self.request
         snapshot_key = f"{LABEL_PREFIX}rootfs.{request.name}"
         if not self._diff_ids:
@@ -1824,22 +1858,35 @@ class ContainerManager:
                 self.client.remove_snapshot(snapshot_key)
                 raise
         try:
-            self.client.create_container(request.name, full_spec, labels, request.runtime)
+            self.client.create_container(request.name, full_spec, labels, request.runtime, start=start)
         except Exception:
+            if start:
+                # The container may exist with a task that failed: leave nothing that points at the snapshot.
+                with suppress(ToolError):
+                    self.client.remove_container(request.name)
             self.client.remove_snapshot(snapshot_key)
             if cni is not None:
                 self._teardown_cni(request.cni_config["name"], self.params.get("cni_conf_dir"))
             raise
+        # What containerd stores is what we just wrote: no need to read it back.
+        self.view.remember(
+            request.name,
+            {"id": request.name, "labels": labels, "image": "", "runtime": request.runtime, "spec": full_spec},
+        )
 
-    def start(self, has_task: bool) -> None:
+    def start(self, has_task: bool, started: bool = False) -> None:
+        """Start the task (unless ``started`` by create), then hand it to the restart monitor if asked."""
         name = self.request.name
-        if has_task:
-            # An exited task keeps its id until deleted; a new one cannot start before that.
-            self.client.delete_task(name)
-        self.client.start_task(name)
+        if not started:
+            if has_task:
+                # An exited task keeps its id until deleted; a new one cannot start before that.
+                self.client.delete_task(name)
+            self.client.start_task(name)
+            self.view.forget(name)
         restart = self.request.restart_labels(True)
         if restart:
             self.client.set_container_labels(name, restart)
+            self.view.labelled(name, restart)
 
     # -- the run
 
@@ -1860,7 +1907,6 @@ class ContainerManager:
                 self.actions.append("remove")
                 if not self.check_mode:
                     self.remove(before)
-                    self.view.forget(request.name)
             result.update(changed=bool(self.actions), actions=self.actions, container=None)
             if self.module._diff:
                 result["diff"] = {"before": before_view or {}, "after": {}}
@@ -1884,32 +1930,34 @@ class ContainerManager:
                 current = None
         if before is None:
             self.actions.append("create")
-        if (before is None or recreate) and not self.check_mode:
-            self.create(spec, identity)
-
         fresh = before is None or recreate
+        if fresh and not self.check_mode:
+            # A new container that should run is created and started by one ctr process.
+            self.create(spec, identity, start=wanted_status == "running")
+
         status_now = "created" if fresh else before["status"]
         if wanted_status == "running" and status_now != "running":
             self.actions.append("start")
             if not self.check_mode:
-                self.start(has_task=not fresh and before.get("task") is not None)
+                self.start(has_task=not fresh and before.get("task") is not None, started=fresh)
         elif wanted_status == "stopped" and status_now == "running":
             self.actions.append("stop")
             if not self.check_mode:
                 self.stop(current)
+                self.view.forget(request.name)
         elif wanted_status == "stopped" and current is not None and not self.check_mode:
             # Already down: make sure the restart monitor agrees.
             if current["labels"].get(LABEL_RESTART_STATUS) == "running":
                 self.actions.append("hold stopped")
                 self.client.set_container_labels(request.name, {LABEL_RESTART_STATUS: "stopped"})
+                self.view.forget(request.name)
         elif wanted_status == "running" and status_now == "running" and not fresh:
             wanted_label = request.restart_labels(True).get(LABEL_RESTART_STATUS)
             if wanted_label and before["labels"].get(LABEL_RESTART_STATUS) != wanted_label:
                 self.actions.append("enable restart monitor")
                 if not self.check_mode:
                     self.client.set_container_labels(request.name, request.restart_labels(True))
-        if self.actions and not self.check_mode:
-            self.view.forget(request.name)
+                    self.view.forget(request.name)
 
         after_status = wanted_status or status_now
         after_view = {**identity, "status": after_status}
