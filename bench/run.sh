@@ -6,6 +6,7 @@
 #     --runs     repetitions per measurement (default 3; the table shows medians)
 #     --count    containers in the workload (default 20)
 #     --phases   which parts to run (default workload,pull; add stack, or give stack alone)
+#     --sizes    fleet sizes for the stack phase (default "1 3 6")
 #     --keep     leave the bench fleet running afterwards
 # Writes bench/results/<UTC date>.md and .json; raw timings stay in .cache/bench/.
 set -euo pipefail
@@ -15,14 +16,15 @@ ROOT=$PWD
 . scripts/lib.sh
 use_project_env "$ROOT"
 
-runs=3 count=20 phases=workload,pull keep=0
+runs=3 count=20 phases=workload,pull keep=0 sizes="1 3 6"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
     --phases) phases=$2; shift 2 ;;
+    --sizes) sizes=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
   esac
 done
 has_phase() { [[ ",$phases," == *",$1,"* ]]; }
@@ -113,14 +115,18 @@ if has_phase pull; then
 fi
 
 if has_phase stack; then
-  stage "full stack: site.yml on 1, 3 and 6 hosts"
-  for size in 1 3 6; do
+  stage "full stack: site.yml on fleets of $sizes hosts"
+  for size in $sizes; do
     fleet=bench-stack$size
     fleets+=("$fleet")
     bash tests/testbed/fleet.sh up "$fleet" "$size"
     stack_inventory=.cache/testbed/$fleet-site.ini
-    # The fleet's own inventory plus the group site.yml lays containerd on (as make demo does).
-    { cat ".cache/testbed/$fleet.ini"; printf '\n[containerd_hosts:children]\n%s\n' "$fleet"; } > "$stack_inventory"
+    # The fleet's own inventory, every host in containerd_hosts (as make demo does) and the
+    # first one also running the registry the others pull through.
+    {
+      cat ".cache/testbed/$fleet.ini"
+      printf '\n[containerd_hosts:children]\n%s\n\n[registry]\nh1\n' "$fleet"
+    } > "$stack_inventory"
     # A first converge needs fresh hosts, so it runs once per fleet size; the no-op rerun runs --runs times.
     for run_phase in first $(for run in $(seq 1 "$runs"); do echo "noop:$run"; done); do
       phase=${run_phase%%:*} run=${run_phase#*:}
@@ -136,4 +142,6 @@ if has_phase stack; then
 fi
 
 stage "results"
-python3 bench/summarize.py "$timings" --engines "$work/engines.txt" --out "bench/results/$(date -u +%Y-%m-%d)"
+# One file per day and set of phases: a later `--phases stack` run does not overwrite the workload's.
+python3 bench/summarize.py "$timings" --engines "$work/engines.txt" \
+  --out "bench/results/$(date -u +%Y-%m-%d)-${phases//,/-}"
