@@ -132,7 +132,9 @@ if has_phase stack; then
       phase=${run_phase%%:*} run=${run_phase#*:}
       [ "$phase" = first ] && run=1
       start=$(now)
-      ansible-playbook -i "$stack_inventory" playbooks/site.yml > "$work/site-$size-$phase-$run.log" 2>&1 \
+      # profile_tasks: the log ends with the slowest tasks, to see where a converge spends its time.
+      ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
+        ansible-playbook -i "$stack_inventory" playbooks/site.yml > "$work/site-$size-$phase-$run.log" 2>&1 \
         || { tail -30 "$work/site-$size-$phase-$run.log" >&2; exit 1; }
       record "$run" "site-$size" "$phase" "$(since "$start")" "$(since "$start")"
       echo "  site.yml on $size host(s), $phase run $run: $(tail -1 "$timings" | cut -f4)s"
