@@ -183,7 +183,8 @@ attributes:
   idempotent:
     support: full
 notes:
-  - The container's process gets the minimal capability set of the collection's spec builder.
+  - The container's process gets the minimal capability set of the collection's spec builder, and namespaces of
+    its own (pid, ipc, uts, mount, cgroup and, unless O(network=host), network).
   - The task's standard output and error go to /dev/null.
 author: ocistack.engine contributors (!UNKNOWN)
 """
