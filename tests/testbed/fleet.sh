@@ -91,9 +91,20 @@ up() {
 }
 
 down() {
-  local fleet=$1
+  local fleet=$1 kind name
+  local -a hosts
+  mapfile -t hosts < <(podman ps -a --filter "label=ocistack.fleet=$fleet" --format '{{.Names}}')
   podman ps -aq --filter "label=ocistack.fleet=$fleet" | xargs -r podman rm -f -t 5 >/dev/null
-  podman volume ls -q | grep "^${PREFIX}${fleet}-" | xargs -r podman volume rm -f >/dev/null || true
+  # Only this fleet's volumes: a bare name prefix would also match fleet "<fleet>-x"'s volumes, and
+  # `volume rm -f` removes the containers using them. Its hosts' volumes by exact name, then
+  # leftovers of a killed run whose host names have no dash.
+  for name in "${hosts[@]}"; do
+    for kind in containerd docker registry containers; do
+      podman volume rm -f "$name-$kind" >/dev/null 2>&1 || true
+    done
+  done
+  podman volume ls -q | grep -E "^${PREFIX}${fleet}-[^-]+-(containerd|docker|registry|containers)\$" \
+    | xargs -r podman volume rm -f >/dev/null || true
   podman network rm -f "${PREFIX}${fleet}" >/dev/null 2>&1 || true
   rm -f "$cache/$fleet.ini"
 }
