@@ -2,6 +2,7 @@
 # The test command (`make test`): every quality gate, in order of cost.
 #   scripts/test.sh            all stages
 #   scripts/test.sh unit       one stage (lint, sanity, build, unit, integration, molecule)
+#   scripts/test.sh molecule engine stack   only these molecule scenarios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -11,9 +12,8 @@ use_project_env "$ROOT"
 
 # Molecule scenarios run by `make test`, cheapest first. Each creates and
 # destroys its own hosts; all share the host images built once by the test bed.
-# `engine` (molecule/engine) is left out until its verify passes end to end; run it by hand:
-#   molecule test -s engine
-MOLECULE_SCENARIOS=(smoke registry)
+# One scenario alone: scripts/test.sh molecule engine (or `molecule test -s engine`).
+MOLECULE_SCENARIOS=(smoke registry engine)
 
 declare -a SUMMARY=()
 run_stage() {
@@ -78,12 +78,24 @@ integration() {
 molecule_all() {
   bash tests/testbed/images.sh bookworm trixie forky-binaries
   bash tests/testbed/test-image.sh
-  local s t0 times=()
+  local s step t0 times=() rc
   for s in "${MOLECULE_SCENARIOS[@]}"; do
-    t0=$(date +%s)
-    # Each scenario starts with destroy, which also removes what a killed run left.
-    molecule test -s "$s"
-    times+=("molecule $s: $(($(date +%s) - t0))s")
+    # molecule's own test sequence, one step at a time so each step's time is printed.
+    # Destroy comes first: it also removes what a killed run left. molecule's create runs prepare.
+    local line="molecule $s:"
+    for step in destroy create converge idempotence verify destroy; do
+      t0=$(date +%s)
+      rc=0
+      molecule "$step" -s "$s" || rc=$?
+      line+=" $step $(($(date +%s) - t0))s"
+      if [ $rc -ne 0 ]; then
+        echo "$line FAILED" >&2
+        molecule destroy -s "$s" || true
+        printf '%s\n' "${times[@]}" "$line FAILED"
+        return $rc
+      fi
+    done
+    times+=("$line")
   done
   printf '%s\n' "${times[@]}"
 }
@@ -94,7 +106,10 @@ case "${1:-all}" in
   build) run_stage build build ;;
   unit) run_stage unit unit ;;
   integration) run_stage integration integration ;;
-  molecule) run_stage molecule molecule_all ;;
+  molecule)
+    [ $# -lt 2 ] || MOLECULE_SCENARIOS=("${@:2}")
+    run_stage molecule molecule_all
+    ;;
   all)
     run_stage lint lint
     run_stage unit unit
