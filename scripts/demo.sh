@@ -18,10 +18,16 @@ bash tests/testbed/test-image.sh
 stage "fleet"
 bash tests/testbed/fleet.sh up demo "${hosts[@]}"
 inventory=.cache/testbed/demo-site.ini
-# The fleet's own inventory, plus the groups site.yml lays the layers by.
+# The fleet's own inventory, plus the groups site.yml lays the layers by: the first host
+# serves the registry, the others run containerd, and the last of them dockerd on top of it.
+engine_hosts=("${hosts[@]:1}")
+[ ${#engine_hosts[@]} -gt 0 ] || engine_hosts=("${hosts[0]}")
 {
   cat .cache/testbed/demo.ini
-  printf '\n[containerd_hosts:children]\ndemo\n'
+  printf '\n[registry]\n%s\n' "${hosts[0]%%:*}"
+  printf '\n[containerd_hosts]\n'
+  printf '%s\n' "${engine_hosts[@]%%:*}"
+  printf '\n[docker_hosts]\n%s\n' "${engine_hosts[-1]%%:*}"
 } > "$inventory"
 
 stage "site.yml"
