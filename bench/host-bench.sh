@@ -2,12 +2,13 @@
 # Runs INSIDE the benchmark's test host: the raw floor and the resets between runs.
 #   host-bench.sh raw-create N VERSION    `ctr run -d` N containers; prints seconds
 #   host-bench.sh raw-recreate N VERSION  stop (SIGTERM), delete and `ctr run -d` again; prints seconds
-#   host-bench.sh raw-pull                `ctr images pull` from the local registry; prints seconds
+#   host-bench.sh raw-pull [IMAGE]        `ctr images pull` from the local registry; prints seconds
 #   host-bench.sh reset                   remove every bench-* container from all engines (not timed)
-#   host-bench.sh reset-pull              remove the pulled image (not timed)
+#   host-bench.sh reset-pull              remove the pulled images (not timed)
 set -euo pipefail
 image=ocistack.test/busybox:latest
 pulled=127.0.0.1:5000/bench/busybox:1
+pulled_large=127.0.0.1:5000/bench/large:1
 # The same process everywhere: sh as PID 1 exits on SIGTERM, so stops are equally quick.
 loop="trap 'exit 0' TERM; while :; do sleep 1 & wait; done"
 
@@ -39,7 +40,7 @@ case "$1" in
     ;;
   raw-pull)
     start=$(now)
-    ctr -n bench-pull images pull --plain-http "$pulled" >/dev/null
+    ctr -n bench-pull images pull --plain-http "${2:-$pulled}" >/dev/null
     elapsed "$start"
     ;;
   reset)
@@ -53,7 +54,7 @@ case "$1" in
     podman ps -aq --filter name=bench- | xargs -r podman rm -f -t 0 >/dev/null
     ;;
   reset-pull)
-    ctr -n bench-pull images rm --sync "$pulled" >/dev/null 2>&1 || true
+    ctr -n bench-pull images rm --sync "$pulled" "$pulled_large" >/dev/null 2>&1 || true
     ;;
   *) sed -n '2,7p' "$0" >&2; exit 2 ;;
 esac

@@ -67,5 +67,17 @@ docker image inspect "$image" >/dev/null 2>&1 || docker load -q -i "$archive" >/
 podman image exists "$image" || podman load -q -i "$archive" >/dev/null
 ctr images tag --force "$image" 127.0.0.1:5000/bench/busybox:1 >/dev/null
 ctr images push --plain-http 127.0.0.1:5000/bench/busybox:1 >/dev/null
+# A second image with a 64 MiB layer of random bytes (no compression shortcut), so that the
+# pull benchmark also shows a transfer that outweighs the per-task cost of Ansible.
+if ! curl -fs http://127.0.0.1:5000/v2/bench/large/manifests/1 -o /dev/null; then
+  head -c 64M /dev/urandom > /root/large.blob
+  large=$(docker create "$image" true)
+  docker cp /root/large.blob "$large:/large.blob" >/dev/null
+  docker commit "$large" 127.0.0.1:5000/bench/large:1 >/dev/null
+  docker rm "$large" >/dev/null
+  docker push -q 127.0.0.1:5000/bench/large:1 >/dev/null
+  docker rmi 127.0.0.1:5000/bench/large:1 >/dev/null
+  rm -f /root/large.blob
+fi
 echo "engines: containerd $(containerd --version | awk '{print $3}'), docker $(dockerd --version | awk '{print $3}' | tr -d ,)," \
   "podman $(podman --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1{print $3}')"

@@ -8,7 +8,7 @@
 #     --phases   which parts to run (default workload,pull; add stack, or give stack alone)
 #     --sizes    fleet sizes for the stack phase (default "1 3 6")
 #     --keep     leave the bench fleet running afterwards
-# Writes bench/results/<UTC date>.md and .json; raw timings stay in .cache/bench/.
+# Writes bench/results/<UTC date-time>-<phases>.md and .json; raw timings stay in .cache/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -54,10 +54,11 @@ record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$(load1)" >> "$timings"; }
 # One timed playbook run: the play times its own workload task(s) (BENCH_ELAPSED, controller
 # clock around the tasks); the wall time adds ansible-playbook's start-up and the play set-up.
 timed_play() {
-  local run=$1 impl=$2 phase=$3 playbook=$4 version=${5:-1} start out task
+  local run=$1 impl=$2 phase=$3 playbook=$4 version=${5:-1} extra=${6:-} start out task
   start=$(now)
+  # shellcheck disable=SC2086 # extra is a list of -e options
   out=$(ansible-playbook -i "$inventory" "bench/playbooks/$playbook" \
-    -e "bench_count=$count" -e "bench_version=$version" 2>&1) || { echo "$out" >&2; return 1; }
+    -e "bench_count=$count" -e "bench_version=$version" $extra 2>&1) || { echo "$out" >&2; return 1; }
   task=$(grep -o 'BENCH_ELAPSED=[0-9.]*' <<< "$out" | head -1 | cut -d= -f2)
   record "$run" "$impl" "$phase" "$task" "$(since "$start")"
   echo "  run $run $impl $phase: task ${task}s"
@@ -106,10 +107,15 @@ fi
 if has_phase pull; then
   stage "image pull from the host's registry, $runs runs"
   for run in $(seq 1 "$runs"); do
-    in_host reset-pull
-    timed_raw "$run" pull raw-pull
-    in_host reset-pull
-    timed_play "$run" ours pull pull.yml
+    # pull: the 1 MB test image; pull-large: the same plus a 64 MiB layer.
+    for image in busybox large; do
+      phase=pull
+      [ "$image" = busybox ] || phase=pull-large
+      in_host reset-pull
+      timed_raw "$run" "$phase" raw-pull "127.0.0.1:5000/bench/$image:1"
+      in_host reset-pull
+      timed_play "$run" ours "$phase" pull.yml 1 "-e bench_image_name=$image"
+    done
   done
   in_host reset-pull
 fi
@@ -144,6 +150,6 @@ if has_phase stack; then
 fi
 
 stage "results"
-# One file per day and set of phases: a later `--phases stack` run does not overwrite the workload's.
+# One file per run, named by the UTC time it finished and its phases.
 python3 bench/summarize.py "$timings" --engines "$work/engines.txt" \
-  --out "bench/results/$(date -u +%Y-%m-%d)-${phases//,/-}"
+  --out "bench/results/$(date -u +%Y-%m-%d-%H%M)-${phases//,/-}"

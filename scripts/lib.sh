@@ -29,6 +29,8 @@ use_project_env() {
   export ANSIBLE_NOCOLOR=1
   export ANSIBLE_FORCE_COLOR=0
   export PY_COLORS=0
+  # The test bed reaches its hosts through tests/testbed/connection_plugins.
+  export ANSIBLE_CONNECTION_PLUGINS="$root/tests/testbed/connection_plugins"
 }
 
 write_get_pip_stub() {

@@ -421,6 +421,29 @@ def explain_registry_error(stderr: str, reference: str) -> str:
     return f"ctr failed for {reference}: {last}"
 
 
+# containerd's content store under its default root. Blobs are content-addressed, so a blob
+# found here whose hash matches is the same bytes `ctr content get` would return, at the cost
+# of one file read instead of one ctr process (a third of a small image pull's module time).
+LOCAL_CONTENT_STORES = ("/var/lib/containerd/io.containerd.content.v1.content/blobs",)
+_LOCAL_BLOB_LIMIT = 4 * 1024 * 1024  # manifests, indexes and configs; never layers
+
+
+def read_local_blob(digest: str, stores: Sequence[str] = LOCAL_CONTENT_STORES) -> Optional[bytes]:
+    """The blob ``digest`` from a local content store when present and intact, else None."""
+    algorithm, _, encoded = digest.partition(":")
+    if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", encoded):
+        return None
+    for store in stores:
+        try:
+            with open(os.path.join(store, algorithm, encoded), "rb") as handle:
+                data = handle.read(_LOCAL_BLOB_LIMIT + 1)
+        except OSError:
+            continue
+        if len(data) <= _LOCAL_BLOB_LIMIT and hashlib.sha256(data).hexdigest() == encoded:
+            return data
+    return None
+
+
 def _last_ctr_line(stderr: str) -> str:
     lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
     for line in reversed(lines):
@@ -646,6 +669,9 @@ class Ctr:
         return None
 
     def content_bytes(self, digest: str) -> bytes:
+        local = read_local_blob(digest)
+        if local is not None:
+            return local
         return self.run(["content", "get", digest], binary_output=True, what=f"reading content {digest}")[1]
 
     def content_json(self, digest: str) -> Dict[str, Any]:
@@ -939,6 +965,8 @@ def manage_image(module: Any) -> Dict[str, Any]:
         return result
 
     digest = (before or {}).get("digest")
+    # The listing of `name` after a pull: tags, exports and pushes leave it as it is.
+    pulled: Optional[Dict[str, Any]] = None
     if before is None:
         if source == "import":
             result["actions"].append(f"import {path}")
@@ -948,7 +976,8 @@ def manage_image(module: Any) -> Dict[str, Any]:
             result["actions"].append(f"pull {name}")
             if not check_mode:
                 client.pull(name, access, platform)
-                digest = (client.image(name) or {}).get("digest")
+                pulled = client.image(name)
+                digest = (pulled or {}).get("digest")
     elif params.get("pull") == "always" and source == "pull":
         if check_mode:
             remote = client.resolve_remote_digest(name, access)
@@ -957,7 +986,8 @@ def manage_image(module: Any) -> Dict[str, Any]:
                 digest = remote
         else:
             client.pull(name, access, platform)
-            digest = (client.image(name) or {}).get("digest")
+            pulled = client.image(name)
+            digest = (pulled or {}).get("digest")
             if digest != before["digest"]:
                 result["actions"].append(f"pull {name}")
     # In check mode a missing image has no digest yet: a placeholder stands for the one it would get.
@@ -1008,7 +1038,7 @@ def manage_image(module: Any) -> Dict[str, Any]:
     if check_mode and before is None:
         result["image"] = {"name": name, "digest": None, "size": None, "labels": {}}
     else:
-        current = client.image(name)
+        current = pulled or client.image(name)
         result["image"] = _public_image(client.image_details(current, platform)) if current else None
     return result
 

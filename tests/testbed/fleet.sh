@@ -82,7 +82,7 @@ up() {
   {
     echo "# fleet $fleet: written by tests/testbed/fleet.sh"
     echo "[all:vars]"
-    echo "ansible_connection=containers.podman.podman"
+    echo "ansible_connection=testbed_podman"
     echo "ansible_python_interpreter=/usr/bin/python3"
     echo "[$fleet]"
     for host in "${names[@]}"; do echo "${host#"${PREFIX}${fleet}-"} ansible_host=$host"; done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -26,6 +27,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
     parse_snapshot_mounts,
     parse_tasks,
     parse_version,
+    read_local_blob,
     select_manifest,
     user_labels,
     validate_reference,
@@ -267,3 +269,33 @@ def test_load_cni_network(tmp_path):
         load_cni_network(str(tmp_path), "missing")
     with pytest.raises(OptionError, match="^cni_conf_dir:"):
         load_cni_network(str(tmp_path / "nope"), None)
+
+
+# -- blobs read from the local content store instead of `ctr content get`
+
+
+def _store_with(tmp_path, name: str, data: bytes) -> str:
+    store = tmp_path / "blobs"
+    (store / "sha256").mkdir(parents=True)
+    (store / "sha256" / name).write_bytes(data)
+    return str(store)
+
+
+def test_local_blob_is_read_when_its_hash_matches(tmp_path):
+    data = b'{"schemaVersion": 2}'
+    digest = hashlib.sha256(data).hexdigest()
+    store = _store_with(tmp_path, digest, data)
+    assert read_local_blob(f"sha256:{digest}", (str(tmp_path / "missing"), store)) == data
+
+
+def test_local_blob_with_other_bytes_is_not_trusted(tmp_path):
+    digest = hashlib.sha256(b"the real manifest").hexdigest()
+    store = _store_with(tmp_path, digest, b"something else")
+    assert read_local_blob(f"sha256:{digest}", (store,)) is None
+
+
+def test_local_blob_absent_or_odd_digest_falls_back_to_ctr(tmp_path):
+    store = _store_with(tmp_path, "0" * 64, b"")
+    assert read_local_blob("sha256:" + "1" * 64, (store,)) is None
+    assert read_local_blob("sha512:" + "0" * 64, (store,)) is None
+    assert read_local_blob("sha256:../../etc/passwd", (store,)) is None
