@@ -81,6 +81,7 @@ up() {
   mkdir -p "$cache"
   {
     echo "# fleet $fleet: written by tests/testbed/fleet.sh"
+    echo "# testbed_podman is in tests/testbed/connection_plugins (scripts/lib.sh's use_project_env sets the path)"
     echo "[all:vars]"
     echo "ansible_connection=testbed_podman"
     echo "ansible_python_interpreter=/usr/bin/python3"
