@@ -430,7 +430,7 @@ _LOCAL_BLOB_LIMIT = 4 * 1024 * 1024  # manifests, indexes and configs; never lay
 
 def read_local_blob(digest: str, stores: Sequence[str] = LOCAL_CONTENT_STORES) -> Optional[bytes]:
     """The blob ``digest`` from a local content store when present and intact, else None."""
-    algorithm, _, encoded = digest.partition(":")
+    algorithm, _sep, encoded = digest.partition(":")
     if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", encoded):
         return None
     for store in stores:
