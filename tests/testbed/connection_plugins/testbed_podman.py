@@ -57,6 +57,7 @@ options:
 import shlex
 
 from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.connection import ensure_connect
 from ansible_collections.containers.podman.plugins.connection.podman import Connection as PodmanConnection
 
 
@@ -64,9 +65,8 @@ class Connection(PodmanConnection):
     transport = "testbed_podman"
     has_pipelining = True
 
+    @ensure_connect
     def exec_command(self, cmd, in_data=None, sudoable=False):
-        if not self._connected:
-            self._connect()
         # The grandparent keeps the bookkeeping; podman's own exec_command would
         # drop in_data on the floor, so the command is built here.
         super(PodmanConnection, self).exec_command(cmd, in_data=in_data, sudoable=sudoable)
