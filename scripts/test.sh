@@ -34,11 +34,9 @@ print_summary() {
   printf '%s\n' "${SUMMARY[@]}"
 }
 
+# Stages run as `stage || rc=$?`, where bash ignores set -e: every step chains its failure on.
 lint() {
-  ruff check .
-  ruff format --check .
-  yamllint -s .
-  ansible-lint --offline -q
+  ruff check . && ruff format --check . && yamllint -s . && ansible-lint --offline -q
 }
 
 sanity() {
@@ -58,10 +56,10 @@ sanity() {
 build() {
   local out="$ROOT/.cache/dist"
   rm -rf "$out" "$ROOT/.cache/installed"
-  ansible-galaxy collection build --force --output-path "$out" .
-  ansible-galaxy collection install --force -p "$ROOT/.cache/installed" "$out"/ocistack-engine-*.tar.gz
+  ansible-galaxy collection build --force --output-path "$out" . || return
+  ansible-galaxy collection install --force -p "$ROOT/.cache/installed" "$out"/ocistack-engine-*.tar.gz || return
   local listed
-  listed=$(ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/installed" ansible-doc -l ocistack.engine)
+  listed=$(ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/installed" ansible-doc -l ocistack.engine) || return
   echo "$listed"
   [ -n "$listed" ]
 }
@@ -71,13 +69,13 @@ unit() {
 }
 
 integration() {
-  bash tests/testbed/test-image.sh
+  bash tests/testbed/test-image.sh || return
   pytest -q tests/integration
 }
 
 molecule_all() {
-  bash tests/testbed/images.sh bookworm trixie forky-binaries
-  bash tests/testbed/test-image.sh
+  bash tests/testbed/images.sh bookworm trixie forky-binaries || return
+  bash tests/testbed/test-image.sh || return
   local s step t0 times=() rc
   for s in "${MOLECULE_SCENARIOS[@]}"; do
     # molecule's own test sequence, one step at a time so each step's time is printed.

@@ -1,0 +1,250 @@
+# Copyright: ocistack.engine contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""config_files: converge a set of small files and directories in one call.
+
+A role's registry directories, kernel snippets and the like cost one Ansible task each when written with
+copy/file/find (a stat, a compare and a transfer per file). Here the whole set is planned from what is on
+disk, then applied: nothing changes when the plan is empty, and a bad declaration fails before anything
+is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
+
+__all__ = ["Plan", "plan", "apply", "run"]
+
+PURGE_CHOICES = ("none", "all", "marked")
+DEFAULT_MARKER = ".ocistack-managed"
+
+
+def parse_mode(value: Any, option: str) -> int:
+    """An octal mode given as a string ("0644") or an int already octal-parsed by YAML (0o644)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            mode = int(value.strip(), 8)
+        except ValueError:
+            raise OptionError(option, f'{value!r} is not an octal mode; quote it, for example "0644"') from None
+    else:
+        raise OptionError(option, f'{value!r} is not an octal mode; quote it, for example "0644"')
+    if not 0 <= mode <= 0o7777:
+        raise OptionError(option, f"{value!r} is outside 0000-7777")
+    return mode
+
+
+def _clean_path(value: Any, option: str) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise OptionError(option, f"{value!r} must be an absolute path")
+    path = os.path.normpath(value)
+    if path == "/":
+        raise OptionError(option, "the root directory cannot be managed")
+    return path
+
+
+@dataclass
+class Plan:
+    """What differs between the declaration and the host, in the order it is applied."""
+
+    make_dirs: List[tuple] = field(default_factory=list)  # (path, mode)
+    chmod: List[tuple] = field(default_factory=list)  # (path, mode, old_mode)
+    write: List[tuple] = field(default_factory=list)  # (path, data, mode, secret, old_data or None)
+    remove: List[str] = field(default_factory=list)
+
+    @property
+    def changed_paths(self) -> List[str]:
+        paths = {entry[0] for entry in self.make_dirs} | {entry[0] for entry in self.chmod}
+        paths |= {entry[0] for entry in self.write} | set(self.remove)
+        return sorted(paths)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.make_dirs or self.chmod or self.write or self.remove)
+
+
+def _lstat(path: str) -> Optional[os.stat_result]:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def plan(
+    directories: Sequence[Mapping[str, Any]] = (),
+    files: Sequence[Mapping[str, Any]] = (),
+    absent: Sequence[str] = (),
+) -> Plan:
+    """Check the declaration, compare it with the host and return what must change (nothing is changed)."""
+    result = Plan()
+    declared: Dict[str, str] = {}  # path -> "directory" | "file"
+    dirs = []
+    for index, entry in enumerate(directories):
+        where = f"directories[{index}]"
+        path = _clean_path(entry.get("path"), f"{where}.path")
+        purge = entry.get("purge") or "none"
+        if purge not in PURGE_CHOICES:
+            raise OptionError(f"{where}.purge", f"{purge!r} is not one of {', '.join(PURGE_CHOICES)}")
+        marker = entry.get("marker") or DEFAULT_MARKER
+        if "/" in marker:
+            raise OptionError(f"{where}.marker", f"{marker!r} must be a file name, not a path")
+        if path in declared:
+            raise OptionError(f"{where}.path", f"{path} is declared twice")
+        declared[path] = "directory"
+        dirs.append((path, parse_mode(entry.get("mode", "0755"), f"{where}.mode"), purge, marker))
+    wanted_files = []
+    for index, entry in enumerate(files):
+        where = f"files[{index}]"
+        path = _clean_path(entry.get("path"), f"{where}.path")
+        content, secret_content = entry.get("content"), entry.get("secret_content")
+        if (content is None) == (secret_content is None):
+            raise OptionError(where, f"{path}: give exactly one of content and secret_content")
+        if path in declared:
+            raise OptionError(f"{where}.path", f"{path} is declared twice")
+        declared[path] = "file"
+        data = (content if secret_content is None else secret_content).encode("utf-8")
+        wanted_files.append(
+            (path, data, parse_mode(entry.get("mode", "0644"), f"{where}.mode"), secret_content is not None)
+        )
+    gone = []
+    for index, value in enumerate(absent):
+        path = _clean_path(value, f"absent[{index}]")
+        if path in declared or any(other.startswith(path + "/") for other in declared):
+            raise OptionError(f"absent[{index}]", f"{path} is also declared (or holds a declared path); drop one")
+        gone.append(path)
+
+    # Every declared path must be reachable: its parent is declared as a directory or is one already.
+    for path in declared:
+        parent = os.path.dirname(path)
+        if declared.get(parent) == "file":
+            raise OptionError("files", f"{parent} is declared as a file and as the directory of {path}")
+        if parent not in declared and not os.path.isdir(parent):
+            raise OptionError(
+                "directories", f"{parent} (the directory of {path}) does not exist; declare it in directories"
+            )
+
+    for path, mode, _purge, _marker in dirs:
+        current = _lstat(path)
+        if current is None:
+            result.make_dirs.append((path, mode))
+        elif not stat.S_ISDIR(current.st_mode):
+            raise OptionError("directories", f"{path} exists and is not a directory; move it away first")
+        elif stat.S_IMODE(current.st_mode) != mode:
+            result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
+    for path, data, mode, secret in wanted_files:
+        current = _lstat(path)
+        if current is None:
+            result.write.append((path, data, mode, secret, None))
+        elif not stat.S_ISREG(current.st_mode):
+            raise OptionError("files", f"{path} exists and is not a regular file; move it away first")
+        else:
+            old = _read(path)
+            if old != data:
+                result.write.append((path, data, mode, secret, old))
+            elif stat.S_IMODE(current.st_mode) != mode:
+                result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
+
+    removing = set()
+    for path, _mode, purge, marker in dirs:
+        if purge == "none" or not os.path.isdir(path):
+            continue
+        for name in sorted(os.listdir(path)):
+            child = os.path.join(path, name)
+            if child in declared:
+                continue
+            if purge == "marked" and not (
+                os.path.isdir(child) and not os.path.islink(child) and os.path.isfile(os.path.join(child, marker))
+            ):
+                continue
+            removing.add(child)
+    for path in gone:
+        if _lstat(path) is not None:
+            removing.add(path)
+    # A path inside one already being removed goes with it.
+    result.remove = sorted(p for p in removing if not any(p.startswith(other + "/") for other in removing))
+    return result
+
+
+def _write_atomically(path: str, data: bytes, mode: int) -> None:
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".ocistack-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def apply(work: Plan) -> None:
+    """Carry out a plan: directories first (parents before children), then files, then removals."""
+    for path, mode in sorted(work.make_dirs):
+        os.mkdir(path, mode)
+        os.chmod(path, mode)  # mkdir's mode is filtered by the umask
+    for path, mode, _old in work.chmod:
+        os.chmod(path, mode)
+    for path, data, mode, _secret, _old in work.write:
+        _write_atomically(path, data, mode)
+    for path in work.remove:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def _text(data: Optional[bytes], secret: bool) -> str:
+    if data is None:
+        return ""
+    if secret:
+        return f"(secret content, {len(data)} bytes)\n"
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"(binary content, {len(data)} bytes)\n"
+
+
+def diff(work: Plan) -> List[Dict[str, str]]:
+    """One diff per changed path, as Ansible's callbacks print a list of diffs."""
+
+    def entry(path: str, before: str, after: str) -> Dict[str, str]:
+        return {"before_header": path, "after_header": path, "before": before, "after": after}
+
+    out = [entry(path, "", f"(directory, mode {mode:04o})\n") for path, mode in work.make_dirs]
+    out += [entry(path, f"mode {old:04o}\n", f"mode {mode:04o}\n") for path, mode, old in work.chmod]
+    out += [entry(path, _text(old, secret), _text(data, secret)) for path, data, _mode, secret, old in work.write]
+    out += [entry(path, f"{path}\n", "") for path in work.remove]
+    return out
+
+
+def run(params: Mapping[str, Any], check_mode: bool, want_diff: bool) -> Dict[str, Any]:
+    """The module's result for its parameters."""
+    work = plan(params.get("directories") or (), params.get("files") or (), params.get("absent") or ())
+    if not check_mode and not work.empty:
+        apply(work)
+    result: Dict[str, Any] = {
+        "changed": not work.empty,
+        "changed_paths": work.changed_paths,
+        "created": sorted([entry[0] for entry in work.make_dirs] + [w[0] for w in work.write if w[4] is None]),
+        "updated": sorted([entry[0] for entry in work.chmod] + [w[0] for w in work.write if w[4] is not None]),
+        "removed": list(work.remove),
+    }
+    if want_diff:
+        result["diff"] = diff(work)
+    return result

@@ -1,0 +1,141 @@
+# Copyright: ocistack.engine contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""config_files: planning against a real directory tree, applying, purging, check mode and secrets."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.ocistack.engine.plugins.module_utils._config_files import parse_mode, plan, run
+from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def _params(root, **extra):
+    params = {
+        "directories": [
+            {"path": f"{root}/certs.d", "mode": "0755", "purge": "marked"},
+            {"path": f"{root}/certs.d/reg", "mode": "0700", "purge": "all"},
+        ],
+        "files": [
+            {"path": f"{root}/certs.d/reg/.ocistack-managed", "content": "# managed\n", "mode": "0644"},
+            {"path": f"{root}/certs.d/reg/hosts.toml", "content": 'server = "https://reg"\n', "mode": "0644"},
+            {"path": f"{root}/certs.d/reg/client.key", "secret_content": "KEY-123456\n", "mode": "0600"},
+        ],
+        "absent": [],
+    }
+    params.update(extra)
+    return params
+
+
+def test_first_run_creates_everything_and_second_changes_nothing(tmp_path) -> None:
+    first = run(_params(tmp_path), check_mode=False, want_diff=True)
+    assert first["changed"] is True
+    assert first["created"] == sorted(
+        [f"{tmp_path}/certs.d", f"{tmp_path}/certs.d/reg"]
+        + [f"{tmp_path}/certs.d/reg/{name}" for name in (".ocistack-managed", "hosts.toml", "client.key")]
+    )
+    assert (tmp_path / "certs.d/reg/hosts.toml").read_text() == 'server = "https://reg"\n'
+    assert _mode(tmp_path / "certs.d/reg") == 0o700
+    assert _mode(tmp_path / "certs.d/reg/client.key") == 0o600
+    second = run(_params(tmp_path), check_mode=False, want_diff=True)
+    assert second == {"changed": False, "changed_paths": [], "created": [], "updated": [], "removed": [], "diff": []}
+
+
+def test_check_mode_reports_without_touching(tmp_path) -> None:
+    result = run(_params(tmp_path), check_mode=True, want_diff=False)
+    assert result["changed"] is True
+    assert not (tmp_path / "certs.d").exists()
+
+
+def test_drift_is_reported_and_repaired(tmp_path) -> None:
+    run(_params(tmp_path), check_mode=False, want_diff=False)
+    (tmp_path / "certs.d/reg/hosts.toml").write_text("changed by hand\n")
+    os.chmod(tmp_path / "certs.d/reg/.ocistack-managed", 0o666)
+    (tmp_path / "certs.d/reg/stray.crt").write_text("old")
+    check = run(_params(tmp_path), check_mode=True, want_diff=True)
+    assert check["updated"] == [f"{tmp_path}/certs.d/reg/.ocistack-managed", f"{tmp_path}/certs.d/reg/hosts.toml"]
+    assert check["removed"] == [f"{tmp_path}/certs.d/reg/stray.crt"]
+    hosts_diff = [d for d in check["diff"] if d["before_header"].endswith("hosts.toml")][0]
+    assert hosts_diff["before"] == "changed by hand\n"
+    assert hosts_diff["after"] == 'server = "https://reg"\n'
+    assert (tmp_path / "certs.d/reg/stray.crt").exists()
+    fixed = run(_params(tmp_path), check_mode=False, want_diff=False)
+    assert fixed["changed_paths"] == sorted(check["changed_paths"])
+    assert not (tmp_path / "certs.d/reg/stray.crt").exists()
+    assert _mode(tmp_path / "certs.d/reg/.ocistack-managed") == 0o644
+    assert run(_params(tmp_path), check_mode=False, want_diff=False)["changed"] is False
+
+
+def test_secret_content_never_reaches_the_diff(tmp_path) -> None:
+    result = run(_params(tmp_path), check_mode=True, want_diff=True)
+    text = repr(result)
+    assert "KEY-123456" not in text
+    key_diff = [d for d in result["diff"] if d["after_header"].endswith("client.key")][0]
+    assert key_diff["after"] == "(secret content, 11 bytes)\n"
+
+
+def test_marked_purge_keeps_directories_made_by_hand(tmp_path) -> None:
+    run(_params(tmp_path), check_mode=False, want_diff=False)
+    (tmp_path / "certs.d/old").mkdir()
+    (tmp_path / "certs.d/old/.ocistack-managed").write_text("")
+    (tmp_path / "certs.d/old/hosts.toml").write_text("")
+    (tmp_path / "certs.d/mine").mkdir()
+    (tmp_path / "certs.d/loose-file").write_text("")
+    result = run(_params(tmp_path), check_mode=False, want_diff=False)
+    assert result["removed"] == [f"{tmp_path}/certs.d/old"]
+    assert sorted(os.listdir(tmp_path / "certs.d")) == ["loose-file", "mine", "reg"]
+
+
+def test_absent_removes_files_and_trees(tmp_path) -> None:
+    (tmp_path / "gone.conf").write_text("x")
+    (tmp_path / "tree/sub").mkdir(parents=True)
+    result = run({"absent": [f"{tmp_path}/gone.conf", f"{tmp_path}/tree", f"{tmp_path}/never"]}, False, False)
+    assert result["removed"] == [f"{tmp_path}/gone.conf", f"{tmp_path}/tree"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_existing_file_where_a_directory_is_declared_fails_before_any_change(tmp_path) -> None:
+    (tmp_path / "certs.d").write_text("a file")
+    with pytest.raises(OptionError, match="is not a directory"):
+        run(_params(tmp_path), check_mode=False, want_diff=False)
+    assert (tmp_path / "certs.d").read_text() == "a file"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"files": [{"path": "relative/x", "content": ""}]},
+            r"files\[0\]\.path: 'relative/x' must be an absolute path",
+        ),
+        ({"files": [{"path": "/nonexistent-ocistack/x", "content": ""}]}, "does not exist; declare it in directories"),
+        (
+            {"files": [{"path": "/tmp/x", "content": "", "secret_content": ""}]},
+            "exactly one of content and secret_content",
+        ),
+        ({"files": [{"path": "/tmp/x", "content": "", "mode": "rw"}]}, r"files\[0\]\.mode: 'rw' is not an octal mode"),
+        ({"directories": [{"path": "/tmp/d"}, {"path": "/tmp/d/"}]}, "declared twice"),
+        ({"directories": [{"path": "/tmp/d", "purge": "some"}]}, r"directories\[0\]\.purge"),
+        ({"directories": [{"path": "/tmp/d"}], "absent": ["/tmp"]}, r"absent\[0\]: /tmp is also declared"),
+        ({"directories": [{"path": "/"}]}, "root directory"),
+    ],
+)
+def test_bad_declarations_name_the_option(params, message) -> None:
+    with pytest.raises(OptionError, match=message):
+        plan(params.get("directories", ()), params.get("files", ()), params.get("absent", ()))
+
+
+def test_parse_mode() -> None:
+    assert parse_mode("0644", "m") == 0o644
+    assert parse_mode(0o600, "m") == 0o600
+    with pytest.raises(OptionError):
+        parse_mode("99999", "m")
+    with pytest.raises(OptionError):
+        parse_mode(True, "m")
