@@ -117,6 +117,9 @@ if has_phase pull; then
       timed_raw "$run" "$phase" raw-pull "127.0.0.1:5000/bench/$image:1"
       in_host reset-pull
       timed_play "$run" ours "$phase" pull.yml 1 "-e bench_image_name=$image"
+      # The same ctr command as an Ansible task: what the transport alone adds.
+      in_host reset-pull
+      timed_play "$run" command "$phase" pull_command.yml 1 "-e bench_image_name=$image"
     done
   done
   in_host reset-pull

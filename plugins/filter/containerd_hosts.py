@@ -128,6 +128,11 @@ def containerd_hosts(settings: dict | None, registry: str, directory: str) -> di
         keys.setdefault("capabilities", list(_DEFAULT_CAPABILITIES))
         host_tables[str(mirror["url"])] = keys
         secret = secret or mirror_secret
+    if not host_tables and server_keys and hosts.get("server"):
+        # containerd 1.6 rejects a hosts.toml without a [host] table ("invalid `host` tree") and then
+        # ignores the whole file: the server's CA, skip_verify, client certificate and headers would be
+        # lost. The server repeated as its own host keeps them; 1.7 and later read either form alike.
+        host_tables[hosts["server"]] = {"capabilities": ["pull", "resolve", "push"], **server_keys}
     if host_tables:
         hosts["host"] = host_tables
     return {"hosts": hosts, "files": files, "secret": secret}

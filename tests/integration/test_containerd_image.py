@@ -5,6 +5,7 @@ Images are handled in a namespace of their own per test (random name), removed a
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -13,8 +14,12 @@ import subprocess
 import tarfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
+
+from ansible_collections.ocistack.engine.plugins.filter.containerd_registry_files import containerd_registry_files
+from ansible_collections.ocistack.engine.plugins.module_utils._config_files import run as run_config_files
 
 
 @pytest.fixture
@@ -135,6 +140,30 @@ def test_pull_tls_with_ca_in_hosts_dir(containerd, module_runner, namespace, reg
         },
     )
     assert pulled["changed"] is True, pulled
+
+
+def test_role_registry_files_reach_a_tls_registry_with_auth(containerd, module_runner, namespace, registries, tmp_path):
+    """The containerd role's certs.d (filter + config_files) as this containerd reads it: CA and auth header.
+
+    containerd 1.6 ignores a hosts.toml without a [host] table; the header would then be lost (401).
+    """
+    token = base64.b64encode(f"{registries.username}:{registries.password}".encode()).decode()
+    settings = {"ca": Path(registries.ca_file).read_text(), "header": {"Authorization": f"Basic {token}"}}
+    certs = tmp_path / "certs.d"
+    certs.mkdir()
+    tree = containerd_registry_files({registries.tls: settings}, str(certs))
+    assert run_config_files(tree, check_mode=False, want_diff=False)["changed"] is True
+    pulled = module_runner(
+        "containerd_image",
+        {
+            "address": containerd.address,
+            "namespace": namespace,
+            "name": f"{registries.tls}/test/busybox:1",
+            "hosts_dir": str(certs),
+        },
+    )
+    assert pulled.get("failed") is not True, pulled
+    assert pulled["changed"] is True and pulled["image"]["digest"].startswith("sha256:")
 
 
 def test_wrong_password_is_a_clear_error(containerd, module_runner, namespace, registries):

@@ -29,6 +29,29 @@ def test_docker_io_and_default_server() -> None:
     assert containerd_hosts({}, "_default", "/d")["hosts"] == {}
 
 
+def test_server_settings_are_repeated_as_a_host_table_for_containerd_16() -> None:
+    # containerd 1.6 drops a hosts.toml with no [host] table; the server's own CA must survive.
+    result = containerd_hosts({"ca": "CA PEM", "skip_verify": False}, "h1:5000", DIR)
+    parsed = tomllib.loads(to_toml(result["hosts"]))
+    assert parsed == {
+        "server": "https://h1:5000",
+        "ca": f"{DIR}/server-ca.crt",
+        "skip_verify": False,
+        "host": {
+            "https://h1:5000": {
+                "capabilities": ["pull", "resolve", "push"],
+                "ca": f"{DIR}/server-ca.crt",
+                "skip_verify": False,
+            }
+        },
+    }
+    # Given capabilities win; with mirrors the [host] tables exist already and the server stays the fallback.
+    limited = containerd_hosts({"ca": "CA", "capabilities": ["pull", "resolve"]}, "h1:5000", DIR)["hosts"]
+    assert limited["host"]["https://h1:5000"]["capabilities"] == ["pull", "resolve"]
+    mirrored = containerd_hosts({"ca": "CA", "mirrors": [{"url": "http://m"}]}, "h1:5000", DIR)["hosts"]
+    assert list(mirrored["host"]) == ["http://m"]
+
+
 def test_tls_material_becomes_files_and_keys_are_secret() -> None:
     settings = {
         "server": "https://registry.local:5000",
