@@ -86,6 +86,7 @@ def plan(
     directories: Sequence[Mapping[str, Any]] = (),
     files: Sequence[Mapping[str, Any]] = (),
     absent: Sequence[str] = (),
+    check_mode: bool = False,
 ) -> Plan:
     """Check the declaration, compare it with the host and return what must change (nothing is changed)."""
     result = Plan()
@@ -125,15 +126,25 @@ def plan(
             raise OptionError(f"absent[{index}]", f"{path} is also declared (or holds a declared path); drop one")
         gone.append(path)
 
-    # Every declared path must be reachable: its parent is declared as a directory or is one already.
-    for path in declared:
+    # A declared directory gets its missing parents (0755), as `mkdir -p` would. A file's directory must
+    # be declared or exist, except in check mode, where an earlier task of the run may only have
+    # reported that it would make it.
+    for path, kind in declared.items():
         parent = os.path.dirname(path)
         if declared.get(parent) == "file":
             raise OptionError("files", f"{parent} is declared as a file and as the directory of {path}")
-        if parent not in declared and not os.path.isdir(parent):
-            raise OptionError(
-                "directories", f"{parent} (the directory of {path}) does not exist; declare it in directories"
-            )
+        if kind == "file" and not check_mode and parent not in declared and not os.path.isdir(parent):
+            raise OptionError("files", f"{parent} (the directory of {path}) does not exist; declare it in directories")
+
+    parents = set()
+    for path, _mode, _purge, _marker in dirs:
+        parent = os.path.dirname(path)
+        while parent not in declared and parent not in parents and _lstat(parent) is None:
+            parents.add(parent)
+            parent = os.path.dirname(parent)
+        if parent not in declared and parent not in parents and not os.path.isdir(parent):
+            raise OptionError("directories", f"{parent} (above {path}) exists and is not a directory")
+    result.make_dirs.extend((parent, 0o755) for parent in sorted(parents))
 
     for path, mode, _purge, _marker in dirs:
         current = _lstat(path)
@@ -235,7 +246,7 @@ def diff(work: Plan) -> List[Dict[str, str]]:
 
 def run(params: Mapping[str, Any], check_mode: bool, want_diff: bool) -> Dict[str, Any]:
     """The module's result for its parameters."""
-    work = plan(params.get("directories") or (), params.get("files") or (), params.get("absent") or ())
+    work = plan(params.get("directories") or (), params.get("files") or (), params.get("absent") or (), check_mode)
     if not check_mode and not work.empty:
         apply(work)
     result: Dict[str, Any] = {

@@ -23,7 +23,8 @@ description:
 options:
   directories:
     description:
-      - Directories that must exist, parents before children or in any order.
+      - Directories that must exist, in any order. Missing parent directories are made too, with mode
+        V("0755"), as C(mkdir -p) does.
     type: list
     elements: dict
     default: []
@@ -52,7 +53,8 @@ options:
   files:
     description:
       - Files that must exist with this content and mode. Their directory must exist or be declared in
-        O(directories).
+        O(directories). In check mode a missing directory is not an error, since an earlier task of the
+        run may only have reported that it would make it.
     type: list
     elements: dict
     default: []

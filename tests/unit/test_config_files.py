@@ -93,6 +93,23 @@ def test_marked_purge_keeps_directories_made_by_hand(tmp_path) -> None:
     assert sorted(os.listdir(tmp_path / "certs.d")) == ["loose-file", "mine", "reg"]
 
 
+def test_missing_parents_of_a_directory_are_made(tmp_path) -> None:
+    params = {"directories": [{"path": f"{tmp_path}/a/b/c", "mode": "0700"}]}
+    result = run(params, check_mode=False, want_diff=False)
+    assert result["created"] == [f"{tmp_path}/a", f"{tmp_path}/a/b", f"{tmp_path}/a/b/c"]
+    assert _mode(tmp_path / "a/b") == 0o755 and _mode(tmp_path / "a/b/c") == 0o700
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(OptionError, match="plain .above .* exists and is not a directory"):
+        run({"directories": [{"path": f"{tmp_path}/plain/sub"}]}, check_mode=False, want_diff=False)
+
+
+def test_check_mode_accepts_a_file_whose_directory_an_earlier_task_would_make(tmp_path) -> None:
+    params = {"files": [{"path": f"{tmp_path}/not-yet/f.conf", "content": "x\n"}]}
+    assert run(params, check_mode=True, want_diff=False)["created"] == [f"{tmp_path}/not-yet/f.conf"]
+    with pytest.raises(OptionError, match=r"files: .*not-yet \(the directory of .*\) does not exist"):
+        run(params, check_mode=False, want_diff=False)
+
+
 def test_absent_removes_files_and_trees(tmp_path) -> None:
     (tmp_path / "gone.conf").write_text("x")
     (tmp_path / "tree/sub").mkdir(parents=True)
