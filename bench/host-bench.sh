@@ -50,7 +50,12 @@ case "$1" in
     done
     ctr containers ls -q | xargs -r ctr containers delete
     ctr snapshots ls | awk '$1 ~ /^io\.ocistack\.engine\.rootfs\./ {print $1}' | xargs -r -n1 ctr snapshots rm
-    docker ps -aq --filter name=bench- | xargs -r docker rm -f >/dev/null
+    # dockerd 20.10 has been seen to hang in `docker rm -f` after the task exits (it ignores the
+    # task-delete event); a restart makes it reconcile its containers, then the removal goes through.
+    if ! docker ps -aq --filter name=bench- | xargs -r timeout 120 docker rm -f >/dev/null; then
+      systemctl restart docker
+      docker ps -aq --filter name=bench- | xargs -r docker rm -f >/dev/null
+    fi
     podman ps -aq --filter name=bench- | xargs -r podman rm -f -t 0 >/dev/null
     ;;
   reset-pull)
