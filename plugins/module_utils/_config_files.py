@@ -173,7 +173,8 @@ def plan(
             continue
         for name in sorted(os.listdir(path)):
             child = os.path.join(path, name)
-            if child in declared:
+            # Never purge what is declared, nor a directory a declared path lies in.
+            if child in declared or any(other.startswith(child + "/") for other in declared):
                 continue
             if purge == "marked" and not (
                 os.path.isdir(child) and not os.path.islink(child) and os.path.isfile(os.path.join(child, marker))

@@ -110,6 +110,20 @@ def test_check_mode_accepts_a_file_whose_directory_an_earlier_task_would_make(tm
         run(params, check_mode=False, want_diff=False)
 
 
+def test_purge_keeps_an_undeclared_directory_that_holds_a_declared_file(tmp_path) -> None:
+    (tmp_path / "root/sub").mkdir(parents=True)
+    (tmp_path / "root/sub/other").write_text("")
+    (tmp_path / "root/stray").write_text("")
+    params = {
+        "directories": [{"path": f"{tmp_path}/root", "purge": "all"}],
+        "files": [{"path": f"{tmp_path}/root/sub/kept.conf", "content": "x\n"}],
+    }
+    result = run(params, check_mode=False, want_diff=False)
+    assert result["removed"] == [f"{tmp_path}/root/stray"]
+    assert (tmp_path / "root/sub/kept.conf").read_text() == "x\n"
+    assert (tmp_path / "root/sub/other").exists()
+
+
 def test_absent_removes_files_and_trees(tmp_path) -> None:
     (tmp_path / "gone.conf").write_text("x")
     (tmp_path / "tree/sub").mkdir(parents=True)
