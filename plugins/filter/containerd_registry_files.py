@@ -50,10 +50,10 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ocistack.engine.plugins.filter.containerd_hosts import containerd_hosts
 from ansible_collections.ocistack.engine.plugins.filter.to_toml import to_toml
+from ansible_collections.ocistack.engine.plugins.module_utils._config_files import DEFAULT_MARKER as MARKER
 
 __all__ = ["FilterModule", "containerd_registry_files"]
 
-MARKER = ".ocistack-managed"
 MARKER_TEXT = "# Managed by ocistack.engine.containerd (containerd_registries); removed with its entry.\n"
 HOSTS_HEADER = "# Written by ocistack.engine.containerd from containerd_registries.\n"
 
