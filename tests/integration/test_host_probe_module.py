@@ -1,0 +1,76 @@
+# Copyright: ocistack.engine contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""host_probe as Ansible runs it, against this machine's real binaries, /proc/sys and /sys/module."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+
+def _args(root: Path) -> dict:
+    return {
+        "commands": {
+            "containerd": [shutil.which("containerd"), "--version"],
+            "missing": [str(root / "no-such-tool"), "--version"],
+            "failing": ["ls", str(root / "missing")],
+        },
+        "paths": [str(root / "conf.d"), str(root / "conf.d" / "gc.toml"), str(root / "absent")],
+        "files": [str(root / "runtimes.json"), str(root / "absent.json")],
+        "kernel_modules": sorted(os.listdir("/sys/module"))[:1] + ["ocistack_no_such_module"],
+        "sysctls": ["kernel.ostype", "net.ocistack.no_such_setting"],
+        "directories": [
+            {"path": str(root / "conf.d"), "patterns": ["*.toml"], "contains": "^# Written by ocistack"},
+            {"path": str(root / "absent")},
+        ],
+    }
+
+
+def test_probe_answers_in_one_run_also_in_check_mode(module_runner, tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "gc.toml").write_text("# Written by ocistack.engine.containerd drop-in gc\nversion = 2\n")
+    (tmp_path / "conf.d" / "user.toml").write_text("version = 2\n")
+    (tmp_path / "runtimes.json").write_text('{"crun": {}}\n')
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+
+    for check_mode in (False, True):
+        result = module_runner("host_probe", _args(tmp_path), check_mode=check_mode)
+        assert result.rc == 0, result
+        assert result["changed"] is False
+        expected = subprocess.run([shutil.which("containerd"), "--version"], capture_output=True, text=True, check=True)
+        assert result["commands"]["containerd"] == {"rc": 0, "stdout": expected.stdout.strip(), "stderr": ""}
+        assert result["commands"]["missing"]["rc"] == 127
+        assert result["commands"]["failing"]["rc"] == 2
+        assert "No such file or directory" in result["commands"]["failing"]["stderr"]
+        assert result["paths"] == {
+            str(tmp_path / "conf.d"): {"exists": True, "type": "directory"},
+            str(tmp_path / "conf.d" / "gc.toml"): {"exists": True, "type": "file"},
+            str(tmp_path / "absent"): {"exists": False, "type": None},
+        }
+        assert result["files"] == {
+            str(tmp_path / "runtimes.json"): '{"crun": {}}\n',
+            str(tmp_path / "absent.json"): None,
+        }
+        assert list(result["kernel_modules"].values()) == [True, False]
+        assert result["sysctls"] == {"kernel.ostype": "Linux", "net.ocistack.no_such_setting": None}
+        assert result["directories"] == {str(tmp_path / "conf.d"): ["gc.toml"], str(tmp_path / "absent"): None}
+
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_bad_option_fails_naming_it_before_any_command_runs(module_runner, tmp_path: Path) -> None:
+    witness = tmp_path / "ran"
+    result = module_runner(
+        "host_probe", {"commands": {"touch": ["touch", str(witness)]}, "paths": ["relative/path"]}, check_mode=True
+    )
+    assert result.get("failed") is True
+    assert result["msg"].startswith("paths: 'relative/path' is not an absolute path")
+    assert not witness.exists()
+
+
+def test_a_shell_line_is_refused(module_runner) -> None:
+    result = module_runner("host_probe", {"commands": {"version": "containerd --version"}})
+    assert result.get("failed") is True
+    assert result["msg"].startswith("commands.version: must be a non-empty list")
