@@ -10,10 +10,15 @@ is touched.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import shlex
 import shutil
 import stat
+import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -41,6 +46,22 @@ def parse_mode(value: Any, option: str) -> int:
     return mode
 
 
+def resolve_owner(value: Any, option: str, group: bool = False) -> int:
+    """A user (or group) name or numeric id as an id; -1 when not given (leave it as it is)."""
+    if value is None or value == "":
+        return -1
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return grp.getgrnam(text).gr_gid if group else pwd.getpwnam(text).pw_uid
+    except KeyError:
+        kind = "group" if group else "user"
+        raise OptionError(
+            option, f"there is no {kind} {text!r} on this host; create it first or give a numeric id"
+        ) from None
+
+
 def _clean_path(value: Any, option: str) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise OptionError(option, f"{value!r} must be an absolute path")
@@ -56,18 +77,25 @@ class Plan:
 
     make_dirs: List[tuple] = field(default_factory=list)  # (path, mode)
     chmod: List[tuple] = field(default_factory=list)  # (path, mode, old_mode)
+    chown: List[tuple] = field(default_factory=list)  # (path, uid, gid, old_uid, old_gid); -1: leave
     write: List[tuple] = field(default_factory=list)  # (path, data, mode, secret, old_data or None)
     remove: List[str] = field(default_factory=list)
+    # Ownership of new paths and of rewritten files: path -> (uid, gid), -1 where the declaration is silent.
+    owners: Dict[str, tuple] = field(default_factory=dict)
+    # Files whose candidate a command must accept before it replaces them: path -> (option, argv with "%s").
+    validate: Dict[str, tuple] = field(default_factory=dict)
+    backup: set = field(default_factory=set)  # files whose previous content is kept before a rewrite
 
     @property
     def changed_paths(self) -> List[str]:
         paths = {entry[0] for entry in self.make_dirs} | {entry[0] for entry in self.chmod}
+        paths |= {entry[0] for entry in self.chown}
         paths |= {entry[0] for entry in self.write} | set(self.remove)
         return sorted(paths)
 
     @property
     def empty(self) -> bool:
-        return not (self.make_dirs or self.chmod or self.write or self.remove)
+        return not (self.make_dirs or self.chmod or self.chown or self.write or self.remove)
 
 
 def _lstat(path: str) -> Optional[os.stat_result]:
@@ -87,6 +115,7 @@ def plan(
     files: Sequence[Mapping[str, Any]] = (),
     absent: Sequence[str] = (),
     check_mode: bool = False,
+    permissions: Sequence[Mapping[str, Any]] = (),
 ) -> Plan:
     """Check the declaration, compare it with the host and return what must change (nothing is changed)."""
     result = Plan()
@@ -105,6 +134,7 @@ def plan(
             raise OptionError(f"{where}.path", f"{path} is declared twice")
         declared[path] = "directory"
         dirs.append((path, parse_mode(entry.get("mode", "0755"), f"{where}.mode"), purge, marker))
+        result.owners[path] = _owner_of(entry, where)
     wanted_files = []
     for index, entry in enumerate(files):
         where = f"files[{index}]"
@@ -115,14 +145,37 @@ def plan(
         if path in declared:
             raise OptionError(f"{where}.path", f"{path} is declared twice")
         declared[path] = "file"
+        result.owners[path] = _owner_of(entry, where)
+        command = entry.get("validate")
+        if command:
+            argv = shlex.split(command) if isinstance(command, str) else [str(arg) for arg in command]
+            if "%s" not in argv:
+                raise OptionError(f"{where}.validate", f"{command!r} must name the candidate file as a separate %s")
+            result.validate[path] = (f"{where}.validate", argv)
+        if entry.get("backup"):
+            result.backup.add(path)
         data = (content if secret_content is None else secret_content).encode("utf-8")
         wanted_files.append(
             (path, data, parse_mode(entry.get("mode", "0644"), f"{where}.mode"), secret_content is not None)
         )
+    existing = []
+    kept = set()  # paths whose content is another tool's: never purged
+    for index, entry in enumerate(permissions):
+        where = f"permissions[{index}]"
+        path = _clean_path(entry.get("path"), f"{where}.path")
+        if path in declared or path in kept:
+            raise OptionError(
+                f"{where}.path", f"{path} is declared twice (directories, files or permissions); drop one"
+            )
+        mode = entry.get("mode")
+        kept.add(path)
+        existing.append(
+            (path, None if mode in (None, "") else parse_mode(mode, f"{where}.mode"), _owner_of(entry, where))
+        )
     gone = []
     for index, value in enumerate(absent):
         path = _clean_path(value, f"absent[{index}]")
-        if path in declared or any(other.startswith(path + "/") for other in declared):
+        if path in declared or path in kept or any(other.startswith(path + "/") for other in [*declared, *kept]):
             raise OptionError(f"absent[{index}]", f"{path} is also declared (or holds a declared path); drop one")
         gone.append(path)
 
@@ -152,8 +205,10 @@ def plan(
             result.make_dirs.append((path, mode))
         elif not stat.S_ISDIR(current.st_mode):
             raise OptionError("directories", f"{path} exists and is not a directory; move it away first")
-        elif stat.S_IMODE(current.st_mode) != mode:
-            result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
+        else:
+            if stat.S_IMODE(current.st_mode) != mode:
+                result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
+            _plan_chown(result, path, current, result.owners[path])
     for path, data, mode, secret in wanted_files:
         current = _lstat(path)
         if current is None:
@@ -162,10 +217,27 @@ def plan(
             raise OptionError("files", f"{path} exists and is not a regular file; move it away first")
         else:
             old = _read(path)
+            uid, gid = result.owners[path]
             if old != data:
                 result.write.append((path, data, mode, secret, old))
-            elif stat.S_IMODE(current.st_mode) != mode:
-                result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
+                # The rewrite replaces the file: it keeps the old owner where the declaration names none.
+                result.owners[path] = (
+                    current.st_uid if uid == -1 else uid,
+                    current.st_gid if gid == -1 else gid,
+                )
+            else:
+                if stat.S_IMODE(current.st_mode) != mode:
+                    result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
+                _plan_chown(result, path, current, (uid, gid))
+    for path, mode, owner in existing:
+        current = _lstat(path)
+        if current is None:
+            continue  # made later by the tool that writes it
+        if stat.S_ISLNK(current.st_mode):
+            raise OptionError("permissions", f"{path} is a symbolic link; give the path it points to")
+        if mode is not None and stat.S_IMODE(current.st_mode) != mode:
+            result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
+        _plan_chown(result, path, current, owner)
 
     removing = set()
     for path, _mode, purge, marker in dirs:
@@ -174,7 +246,7 @@ def plan(
         for name in sorted(os.listdir(path)):
             child = os.path.join(path, name)
             # Never purge what is declared, nor a directory a declared path lies in.
-            if child in declared or any(other.startswith(child + "/") for other in declared):
+            if child in declared or child in kept or any(other.startswith(child + "/") for other in [*declared, *kept]):
                 continue
             if purge == "marked" and not (
                 os.path.isdir(child) and not os.path.islink(child) and os.path.isfile(os.path.join(child, marker))
@@ -189,36 +261,95 @@ def plan(
     return result
 
 
-def _write_atomically(path: str, data: bytes, mode: int) -> None:
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".ocistack-", dir=directory)
+def _owner_of(entry: Mapping[str, Any], where: str) -> tuple:
+    return (
+        resolve_owner(entry.get("owner"), f"{where}.owner"),
+        resolve_owner(entry.get("group"), f"{where}.group", group=True),
+    )
+
+
+def _plan_chown(result: Plan, path: str, current: os.stat_result, owner: tuple) -> None:
+    uid, gid = owner
+    if uid not in (-1, current.st_uid) or gid not in (-1, current.st_gid):
+        result.chown.append((path, uid, gid, current.st_uid, current.st_gid))
+
+
+class ValidationError(OptionError):
+    """A file's validate command rejected its new content; nothing was written."""
+
+
+def _stage(path: str, data: bytes, mode: int, owner: tuple) -> str:
+    """The new content in a temporary file beside the target, ready to be renamed over it."""
+    fd, tmp = tempfile.mkstemp(prefix=".ocistack-", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "wb") as handle:
+            if owner != (-1, -1):
+                os.fchown(handle.fileno(), *owner)
             os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.rename(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(tmp)
         raise
+    return tmp
 
 
-def apply(work: Plan) -> None:
-    """Carry out a plan: directories first (parents before children), then files, then removals."""
+def _check_candidate(work: Plan, path: str, candidate: str) -> None:
+    option, argv = work.validate[path]
+    command = [candidate if arg == "%s" else arg for arg in argv]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise ValidationError(option, f"cannot run {argv[0]!r} ({error.strerror}); nothing was written") from None
+    if done.returncode != 0:
+        output = (done.stderr or done.stdout).strip()
+        raise ValidationError(
+            option, f"the new {path} was rejected (exit {done.returncode}): {output}; nothing was written"
+        )
+
+
+def _backup_name(path: str) -> str:
+    return f"{path}.{time.strftime('%Y-%m-%d@%H:%M:%S')}~"
+
+
+def apply(work: Plan) -> Dict[str, str]:
+    """Carry out a plan: directories first (parents before children), then files, then removals.
+
+    New file contents are staged beside their targets and validated before any file is replaced, so a
+    rejected candidate leaves every file as it was. Returns the backups made, by path.
+    """
+    backups: Dict[str, str] = {}
     for path, mode in sorted(work.make_dirs):
         os.mkdir(path, mode)
+        owner = work.owners.get(path, (-1, -1))
+        if owner != (-1, -1):
+            os.chown(path, *owner)
         os.chmod(path, mode)  # mkdir's mode is filtered by the umask
+    for path, uid, gid, _old_uid, _old_gid in work.chown:
+        os.chown(path, uid, gid)
     for path, mode, _old in work.chmod:
         os.chmod(path, mode)
-    for path, data, mode, _secret, _old in work.write:
-        _write_atomically(path, data, mode)
+    staged: Dict[str, str] = {}
+    try:
+        for path, data, mode, _secret, _old in work.write:
+            staged[path] = _stage(path, data, mode, work.owners.get(path, (-1, -1)))
+            if path in work.validate:
+                _check_candidate(work, path, staged[path])
+        for path, _data, _mode, _secret, old in work.write:
+            if old is not None and path in work.backup:
+                backups[path] = _backup_name(path)
+                shutil.copy2(path, backups[path])
+            os.rename(staged.pop(path), path)
+    finally:
+        for tmp in staged.values():
+            os.unlink(tmp)
     for path in work.remove:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
         else:
             os.unlink(path)
+    return backups
 
 
 def _text(data: Optional[bytes], secret: bool) -> str:
@@ -232,6 +363,18 @@ def _text(data: Optional[bytes], secret: bool) -> str:
         return f"(binary content, {len(data)} bytes)\n"
 
 
+def _ids(uid: int, gid: int) -> str:
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return f"{user}:{group}"
+
+
 def diff(work: Plan) -> List[Dict[str, str]]:
     """One diff per changed path, as Ansible's callbacks print a list of diffs."""
 
@@ -240,6 +383,14 @@ def diff(work: Plan) -> List[Dict[str, str]]:
 
     out = [entry(path, "", f"(directory, mode {mode:04o})\n") for path, mode in work.make_dirs]
     out += [entry(path, f"mode {old:04o}\n", f"mode {mode:04o}\n") for path, mode, old in work.chmod]
+    out += [
+        entry(
+            path,
+            f"owner {_ids(old_uid, old_gid)}\n",
+            f"owner {_ids(old_uid if uid == -1 else uid, old_gid if gid == -1 else gid)}\n",
+        )
+        for path, uid, gid, old_uid, old_gid in work.chown
+    ]
     out += [entry(path, _text(old, secret), _text(data, secret)) for path, data, _mode, secret, old in work.write]
     out += [entry(path, f"{path}\n", "") for path in work.remove]
     return out
@@ -247,15 +398,25 @@ def diff(work: Plan) -> List[Dict[str, str]]:
 
 def run(params: Mapping[str, Any], check_mode: bool, want_diff: bool) -> Dict[str, Any]:
     """The module's result for its parameters."""
-    work = plan(params.get("directories") or (), params.get("files") or (), params.get("absent") or (), check_mode)
-    if not check_mode and not work.empty:
-        apply(work)
+    work = plan(
+        params.get("directories") or (),
+        params.get("files") or (),
+        params.get("absent") or (),
+        check_mode,
+        params.get("permissions") or (),
+    )
+    backups = apply(work) if not check_mode and not work.empty else {}
     result: Dict[str, Any] = {
         "changed": not work.empty,
         "changed_paths": work.changed_paths,
         "created": sorted([entry[0] for entry in work.make_dirs] + [w[0] for w in work.write if w[4] is None]),
-        "updated": sorted([entry[0] for entry in work.chmod] + [w[0] for w in work.write if w[4] is not None]),
+        "updated": sorted(
+            {entry[0] for entry in work.chmod}
+            | {entry[0] for entry in work.chown}
+            | {w[0] for w in work.write if w[4] is not None}
+        ),
         "removed": list(work.remove),
+        "backups": backups,
     }
     if want_diff:
         result["diff"] = diff(work)

@@ -18,8 +18,9 @@ description:
     exists with the wrong type (a directory where a file is declared, for example) fails the task and
     nothing changes.
   - Files are replaced atomically (a temporary file in the same directory, renamed over the old one).
-  - Files and directories are created by the user the module runs as; ownership of existing paths is left
-    as it is.
+  - Ownership is managed only where O(directories[].owner), O(directories[].group), O(files[].owner) or
+    O(files[].group) are given. Otherwise new paths belong to the user the module runs as, and a rewritten
+    file keeps the owner and group it had.
 options:
   directories:
     description:
@@ -50,6 +51,12 @@ options:
         description: File name that marks a subdirectory as managed, for O(directories[].purge=marked).
         type: str
         default: .ocistack-managed
+      owner:
+        description: User name or numeric id that must own the directory. Left as it is when not given.
+        type: str
+      group:
+        description: Group name or numeric id of the directory. Left as it is when not given.
+        type: str
   files:
     description:
       - Files that must exist with this content and mode. Their directory must exist or be declared in
@@ -76,6 +83,49 @@ options:
         description: Octal mode, quoted (V("0644")).
         type: raw
         default: "0644"
+      validate:
+        description:
+          - A command that must accept the new content before it replaces the file, with V(%s) as a
+            separate argument where the candidate's path goes (V(containerd --config %s config dump)).
+            A string is split like a shell would, but no shell runs it; give a list to avoid quoting.
+          - Every candidate of the task is written beside its target and validated before any file is
+            replaced, so a rejected one leaves all the task's files as they were.
+          - Not run in check mode.
+        type: raw
+      backup:
+        description:
+          - Keep the previous content of a file that is rewritten, as C(<path>.<date>@<time>~). The
+            backups made are returned in RV(backups).
+        type: bool
+        default: false
+      owner:
+        description: User name or numeric id that must own the file. Left as it is when not given.
+        type: str
+      group:
+        description: Group name or numeric id of the file. Left as it is when not given.
+        type: str
+  permissions:
+    description:
+      - Paths whose content another tool writes (a key made by C(openssl), for example). Only their mode,
+        owner and group are set, and only when the path exists; a missing path is left to the task that
+        makes it. A directory purge never removes them.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path. A symbolic link is refused; give the path it points to.
+        type: str
+        required: true
+      mode:
+        description: Octal mode, quoted (V("0600")). Left as it is when not given.
+        type: raw
+      owner:
+        description: User name or numeric id that must own the path. Left as it is when not given.
+        type: str
+      group:
+        description: Group name or numeric id of the path. Left as it is when not given.
+        type: str
   absent:
     description:
       - Paths to remove when they exist (files, or directories with what they hold).
@@ -115,6 +165,19 @@ EXAMPLES = r"""
         mode: "0600"
   register: registry_files
 
+- name: A registry's storage owned by its service user, and the modes of a key openssl made
+  ocistack.engine.config_files:
+    directories:
+      - path: /var/lib/docker-registry
+        owner: docker-registry
+        group: docker-registry
+        mode: "0750"
+    permissions:
+      - path: /etc/docker/registry/tls/ca.key
+        owner: root
+        group: root
+        mode: "0600"
+
 - name: Remove a file that is no longer used
   ocistack.engine.config_files:
     absent:
@@ -133,7 +196,7 @@ created:
   type: list
   elements: str
 updated:
-  description: Existing paths whose content or mode changed.
+  description: Existing paths whose content, mode, owner or group changed.
   returned: always
   type: list
   elements: str
@@ -142,6 +205,11 @@ removed:
   returned: always
   type: list
   elements: str
+backups:
+  description: For each rewritten file with O(files[].backup), the path of the copy of its previous content.
+  returned: always
+  type: dict
+  sample: {"/etc/containerd/config.toml": "/etc/containerd/config.toml.2026-12-02@01:10:00~"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -162,6 +230,8 @@ def main() -> None:
                     "mode": {"type": "raw", "default": "0755"},
                     "purge": {"type": "str", "choices": list(PURGE_CHOICES), "default": "none"},
                     "marker": {"type": "str", "default": DEFAULT_MARKER},
+                    "owner": {"type": "str"},
+                    "group": {"type": "str"},
                 },
             },
             "files": {
@@ -173,9 +243,24 @@ def main() -> None:
                     "content": {"type": "str"},
                     "secret_content": {"type": "str", "no_log": True},
                     "mode": {"type": "raw", "default": "0644"},
+                    "owner": {"type": "str"},
+                    "group": {"type": "str"},
+                    "validate": {"type": "raw"},
+                    "backup": {"type": "bool", "default": False},
                 },
                 "mutually_exclusive": [["content", "secret_content"]],
                 "required_one_of": [["content", "secret_content"]],
+            },
+            "permissions": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "str", "required": True},
+                    "mode": {"type": "raw"},
+                    "owner": {"type": "str"},
+                    "group": {"type": "str"},
+                },
             },
             "absent": {"type": "list", "elements": "str", "default": []},
         },

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -45,7 +46,15 @@ def test_first_run_creates_everything_and_second_changes_nothing(tmp_path) -> No
     assert _mode(tmp_path / "certs.d/reg") == 0o700
     assert _mode(tmp_path / "certs.d/reg/client.key") == 0o600
     second = run(_params(tmp_path), check_mode=False, want_diff=True)
-    assert second == {"changed": False, "changed_paths": [], "created": [], "updated": [], "removed": [], "diff": []}
+    assert second == {
+        "changed": False,
+        "changed_paths": [],
+        "created": [],
+        "updated": [],
+        "removed": [],
+        "backups": {},
+        "diff": [],
+    }
 
 
 def test_check_mode_reports_without_touching(tmp_path) -> None:
@@ -156,11 +165,84 @@ def test_existing_file_where_a_directory_is_declared_fails_before_any_change(tmp
         ({"directories": [{"path": "/tmp/d", "purge": "some"}]}, r"directories\[0\]\.purge"),
         ({"directories": [{"path": "/tmp/d"}], "absent": ["/tmp"]}, r"absent\[0\]: /tmp is also declared"),
         ({"directories": [{"path": "/"}]}, "root directory"),
+        (
+            {"directories": [{"path": "/tmp/d", "owner": "no-such-user-ocistack"}]},
+            r"directories\[0\]\.owner: there is no user 'no-such-user-ocistack'",
+        ),
+        (
+            {"files": [{"path": "/tmp/x", "content": "", "group": "no-such-group-ocistack"}]},
+            r"files\[0\]\.group: there is no group",
+        ),
+        ({"files": [{"path": "/tmp/x", "content": ""}], "permissions": [{"path": "/tmp/x"}]}, "declared twice"),
+        ({"permissions": [{"path": "/tmp/k", "mode": "x"}]}, r"permissions\[0\]\.mode"),
     ],
 )
 def test_bad_declarations_name_the_option(params, message) -> None:
     with pytest.raises(OptionError, match=message):
-        plan(params.get("directories", ()), params.get("files", ()), params.get("absent", ()))
+        plan(
+            params.get("directories", ()),
+            params.get("files", ()),
+            params.get("absent", ()),
+            permissions=params.get("permissions", ()),
+        )
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing ownership needs root")
+
+
+@needs_root
+def test_owner_and_group_are_converged_and_reported(tmp_path) -> None:
+    params = {
+        "directories": [{"path": f"{tmp_path}/store", "mode": "0750", "owner": "65534", "group": "65534"}],
+        "files": [{"path": f"{tmp_path}/store/conf", "content": "a\n", "group": "65534"}],
+    }
+    first = run(params, check_mode=False, want_diff=False)
+    assert first["created"] == [f"{tmp_path}/store", f"{tmp_path}/store/conf"]
+    assert (os.lstat(f"{tmp_path}/store").st_uid, os.lstat(f"{tmp_path}/store").st_gid) == (65534, 65534)
+    assert (os.lstat(f"{tmp_path}/store/conf").st_uid, os.lstat(f"{tmp_path}/store/conf").st_gid) == (0, 65534)
+    assert run(params, check_mode=False, want_diff=False)["changed"] is False
+
+    os.chown(f"{tmp_path}/store", 0, 0)
+    drift = run(params, check_mode=True, want_diff=True)
+    assert drift["updated"] == [f"{tmp_path}/store"]
+    assert drift["diff"][0]["before"] == "owner root:root\n"
+    assert os.lstat(f"{tmp_path}/store").st_uid == 0  # check mode changed nothing
+    assert run(params, check_mode=False, want_diff=False)["updated"] == [f"{tmp_path}/store"]
+    assert os.lstat(f"{tmp_path}/store").st_uid == 65534
+
+
+@needs_root
+def test_a_rewritten_file_keeps_its_owner_when_none_is_declared(tmp_path) -> None:
+    path = tmp_path / "conf"
+    path.write_text("old\n")
+    os.chown(path, 65534, 65534)
+    result = run({"files": [{"path": str(path), "content": "new\n"}]}, check_mode=False, want_diff=False)
+    assert result["updated"] == [str(path)]
+    assert path.read_text() == "new\n"
+    assert (os.lstat(path).st_uid, os.lstat(path).st_gid) == (65534, 65534)
+
+
+@needs_root
+def test_permissions_set_modes_of_existing_files_and_skip_missing_ones(tmp_path) -> None:
+    os.chmod(tmp_path, 0o755)
+    key = tmp_path / "ca.key"
+    key.write_text("KEY\n")
+    os.chmod(key, 0o644)
+    params = {
+        "directories": [{"path": str(tmp_path), "purge": "all"}],
+        "permissions": [
+            {"path": str(key), "mode": "0600", "owner": "root", "group": "65534"},
+            {"path": f"{tmp_path}/not-made-yet.crt", "mode": "0644"},
+        ],
+    }
+    check = run(params, check_mode=True, want_diff=True)
+    assert check["changed_paths"] == [str(key)]
+    assert _mode(key) == 0o644
+    applied = run(params, check_mode=False, want_diff=False)
+    assert applied["updated"] == [str(key)]
+    assert _mode(key) == 0o600 and os.lstat(key).st_gid == 65534
+    assert key.read_text() == "KEY\n"  # content is the other tool's: untouched, and never purged
+    assert run(params, check_mode=False, want_diff=False)["changed"] is False
 
 
 def test_parse_mode() -> None:
@@ -170,3 +252,41 @@ def test_parse_mode() -> None:
         parse_mode("99999", "m")
     with pytest.raises(OptionError):
         parse_mode(True, "m")
+
+
+def test_a_rejected_candidate_leaves_every_file_as_it_was(tmp_path) -> None:
+    good, checked = tmp_path / "good.conf", tmp_path / "checked.conf"
+    good.write_text("old\n")
+    checked.write_text("valid\n")
+    # grep -q valid accepts a candidate holding the word; the new content does not.
+    params = {
+        "files": [
+            {"path": str(good), "content": "new\n"},
+            {"path": str(checked), "content": "broken\n", "validate": "grep -q valid %s", "backup": True},
+        ]
+    }
+    with pytest.raises(OptionError, match=r"files\[1\]\.validate: the new .*checked.conf was rejected \(exit 1\)"):
+        run(params, check_mode=False, want_diff=False)
+    assert good.read_text() == "old\n" and checked.read_text() == "valid\n"
+    assert sorted(os.listdir(tmp_path)) == ["checked.conf", "good.conf"]  # no staged file left behind
+
+
+def test_an_accepted_candidate_replaces_the_file_and_keeps_a_backup(tmp_path) -> None:
+    target = tmp_path / "app.conf"
+    target.write_text("valid old\n")
+    params = {
+        "files": [
+            {"path": str(target), "content": "valid new\n", "validate": ["grep", "-q", "valid", "%s"], "backup": True}
+        ]
+    }
+    result = run(params, check_mode=False, want_diff=False)
+    assert target.read_text() == "valid new\n"
+    backup = result["backups"][str(target)]
+    assert backup.startswith(f"{target}.")
+    assert Path(backup).read_text(encoding="utf-8") == "valid old\n"
+    assert run(params, check_mode=False, want_diff=False)["backups"] == {}
+
+
+def test_validate_must_name_the_candidate() -> None:
+    with pytest.raises(OptionError, match=r"files\[0\]\.validate: .* separate %s"):
+        plan(files=[{"path": "/tmp/x", "content": "", "validate": "true"}])
