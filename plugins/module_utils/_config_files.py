@@ -305,7 +305,7 @@ def _check_candidate(work: Plan, path: str, candidate: str) -> None:
     if done.returncode != 0:
         output = (done.stderr or done.stdout).strip()
         raise ValidationError(
-            option, f"the new {path} was rejected (exit {done.returncode}): {output}; nothing was written"
+            option, f"the new {path} failed to validate (exit {done.returncode}): {output}; nothing was written"
         )
 
 

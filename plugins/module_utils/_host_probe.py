@@ -17,6 +17,7 @@ import subprocess
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
+from ansible_collections.ocistack.engine.plugins.module_utils._packages import DPKG_QUERY_ARGV, parse_dpkg_query
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -274,7 +275,7 @@ def run(params: Mapping[str, Any], sys_module: str = "/sys/module", proc_sys: st
     if not isinstance(commands, Mapping):
         raise OptionError("commands", "must be a dict of name: argv list")
 
-    return {
+    result = {
         "changed": False,
         "paths": probe_paths(lists["paths"]),
         "files": read_files(lists["files"]),
@@ -283,3 +284,14 @@ def run(params: Mapping[str, Any], sys_module: str = "/sys/module", proc_sys: st
         "directories": list_directories(lists["directories"]),
         "commands": run_commands(commands, timeout),
     }
+    if params.get("packages"):
+        result["ansible_facts"] = {"packages": installed_packages(timeout)}
+    return result
+
+
+def installed_packages(timeout: int = DEFAULT_TIMEOUT) -> Dict[str, List[Dict[str, str]]]:
+    """The installed Debian packages as ansible.builtin.package_facts gives them (dpkg's database)."""
+    done = run_commands({"dpkg": DPKG_QUERY_ARGV}, timeout)["dpkg"]
+    if done["rc"] != 0:
+        raise OptionError("packages", f"dpkg-query failed (rc {done['rc']}): {done['stderr']}; this host needs dpkg")
+    return parse_dpkg_query(done["stdout"])

@@ -74,3 +74,15 @@ def test_a_shell_line_is_refused(module_runner) -> None:
     result = module_runner("host_probe", {"commands": {"version": "containerd --version"}})
     assert result.get("failed") is True
     assert result["msg"].startswith("commands.version: must be a non-empty list")
+
+
+def test_packages_set_the_package_facts_from_dpkg(module_runner) -> None:
+    result = module_runner("host_probe", {"packages": True})
+    assert result.rc == 0, result
+    packages = result["ansible_facts"]["packages"]
+    version = subprocess.run(
+        ["dpkg-query", "--show", "--showformat", "${Version}", "containerd"], capture_output=True, text=True, check=True
+    ).stdout
+    assert [entry["version"] for entry in packages["containerd"]] == [version]
+    assert packages["containerd"][0]["source"] == "apt"
+    assert "ansible_facts" not in module_runner("host_probe", {})  # only when asked

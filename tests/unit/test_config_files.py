@@ -265,7 +265,8 @@ def test_a_rejected_candidate_leaves_every_file_as_it_was(tmp_path) -> None:
             {"path": str(checked), "content": "broken\n", "validate": "grep -q valid %s", "backup": True},
         ]
     }
-    with pytest.raises(OptionError, match=r"files\[1\]\.validate: the new .*checked.conf was rejected \(exit 1\)"):
+    rejected = r"files\[1\]\.validate: the new .*checked.conf failed to validate \(exit 1\)"
+    with pytest.raises(OptionError, match=rejected):
         run(params, check_mode=False, want_diff=False)
     assert good.read_text() == "old\n" and checked.read_text() == "valid\n"
     assert sorted(os.listdir(tmp_path)) == ["checked.conf", "good.conf"]  # no staged file left behind
