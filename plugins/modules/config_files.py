@@ -217,6 +217,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ocistack.engine.plugins.module_utils._config_files import DEFAULT_MARKER, PURGE_CHOICES, run
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
 
+# owner and group, alike for directories, files and permissions.
+OWNERSHIP = {"owner": {"type": "str"}, "group": {"type": "str"}}
+
 
 def main() -> None:
     module = AnsibleModule(
@@ -230,8 +233,7 @@ def main() -> None:
                     "mode": {"type": "raw", "default": "0755"},
                     "purge": {"type": "str", "choices": list(PURGE_CHOICES), "default": "none"},
                     "marker": {"type": "str", "default": DEFAULT_MARKER},
-                    "owner": {"type": "str"},
-                    "group": {"type": "str"},
+                    **OWNERSHIP,
                 },
             },
             "files": {
@@ -243,8 +245,7 @@ def main() -> None:
                     "content": {"type": "str"},
                     "secret_content": {"type": "str", "no_log": True},
                     "mode": {"type": "raw", "default": "0644"},
-                    "owner": {"type": "str"},
-                    "group": {"type": "str"},
+                    **OWNERSHIP,
                     "validate": {"type": "raw"},
                     "backup": {"type": "bool", "default": False},
                 },
@@ -258,8 +259,7 @@ def main() -> None:
                 "options": {
                     "path": {"type": "str", "required": True},
                     "mode": {"type": "raw"},
-                    "owner": {"type": "str"},
-                    "group": {"type": "str"},
+                    **OWNERSHIP,
                 },
             },
             "absent": {"type": "list", "elements": "str", "default": []},
