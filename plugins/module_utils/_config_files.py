@@ -239,14 +239,20 @@ def plan(
             result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
         _plan_chown(result, path, current, owner)
 
+    backed_up: Dict[str, List[str]] = {}  # directory -> names of its declared files that keep backups
+    for path in result.backup:
+        backed_up.setdefault(os.path.dirname(path), []).append(os.path.basename(path))
     removing = set()
     for path, _mode, purge, marker in dirs:
         if purge == "none" or not os.path.isdir(path):
             continue
         for name in sorted(os.listdir(path)):
             child = os.path.join(path, name)
-            # Never purge what is declared, nor a directory a declared path lies in.
+            # Never purge what is declared, nor a directory a declared path lies in, nor the backups
+            # this module keeps of a declared file.
             if child in declared or child in kept or any(other.startswith(child + "/") for other in [*declared, *kept]):
+                continue
+            if _is_backup_of(name, backed_up.get(path, ())):
                 continue
             if purge == "marked" and not (
                 os.path.isdir(child) and not os.path.islink(child) and os.path.isfile(os.path.join(child, marker))
@@ -310,14 +316,20 @@ def _check_candidate(work: Plan, path: str, candidate: str) -> None:
 
 
 def _backup_name(path: str) -> str:
-    return f"{path}.{time.strftime('%Y-%m-%d@%H:%M:%S')}~"
+    # The process id keeps two rewrites within a second apart.
+    return f"{path}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S')}~"
+
+
+def _is_backup_of(name: str, declared_names: Sequence[str]) -> bool:
+    return name.endswith("~") and any(name.startswith(f"{declared}.") for declared in declared_names)
 
 
 def apply(work: Plan) -> Dict[str, str]:
     """Carry out a plan: directories first (parents before children), then files, then removals.
 
-    New file contents are staged beside their targets and validated before any file is replaced, so a
-    rejected candidate leaves every file as it was. Returns the backups made, by path.
+    New file contents are staged beside their targets and validated before any existing path is touched
+    (content, mode or owner), so a rejected candidate leaves every file as it was; only directories the
+    plan makes may already exist then. Returns the backups made, by path.
     """
     backups: Dict[str, str] = {}
     for path, mode in sorted(work.make_dirs):
@@ -326,10 +338,6 @@ def apply(work: Plan) -> Dict[str, str]:
         if owner != (-1, -1):
             os.chown(path, *owner)
         os.chmod(path, mode)  # mkdir's mode is filtered by the umask
-    for path, uid, gid, _old_uid, _old_gid in work.chown:
-        os.chown(path, uid, gid)
-    for path, mode, _old in work.chmod:
-        os.chmod(path, mode)
     staged: Dict[str, str] = {}
     try:
         for path, data, mode, _secret, _old in work.write:
@@ -340,10 +348,15 @@ def apply(work: Plan) -> Dict[str, str]:
             if old is not None and path in work.backup:
                 backups[path] = _backup_name(path)
                 shutil.copy2(path, backups[path])
-            os.rename(staged.pop(path), path)
+            os.rename(staged[path], path)
+            del staged[path]
     finally:
         for tmp in staged.values():
             os.unlink(tmp)
+    for path, uid, gid, _old_uid, _old_gid in work.chown:
+        os.chown(path, uid, gid)
+    for path, mode, _old in work.chmod:
+        os.chmod(path, mode)
     for path in work.remove:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
@@ -416,6 +429,8 @@ def run(params: Mapping[str, Any], check_mode: bool, want_diff: bool) -> Dict[st
             | {w[0] for w in work.write if w[4] is not None}
         ),
         "removed": list(work.remove),
+        # Files whose content is (or would be) written, created or replaced: what a service reads anew.
+        "written": sorted(w[0] for w in work.write),
         "backups": backups,
     }
     if want_diff:

@@ -17,7 +17,11 @@ import subprocess
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
-from ansible_collections.ocistack.engine.plugins.module_utils._packages import DPKG_QUERY_ARGV, parse_dpkg_query
+from ansible_collections.ocistack.engine.plugins.module_utils._packages import (
+    DPKG_ARCH_ARGV,
+    DPKG_QUERY_ARGV,
+    parse_dpkg_query,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -291,7 +295,10 @@ def run(params: Mapping[str, Any], sys_module: str = "/sys/module", proc_sys: st
 
 def installed_packages(timeout: int = DEFAULT_TIMEOUT) -> Dict[str, List[Dict[str, str]]]:
     """The installed Debian packages as ansible.builtin.package_facts gives them (dpkg's database)."""
-    done = run_commands({"dpkg": DPKG_QUERY_ARGV}, timeout)["dpkg"]
-    if done["rc"] != 0:
-        raise OptionError("packages", f"dpkg-query failed (rc {done['rc']}): {done['stderr']}; this host needs dpkg")
-    return parse_dpkg_query(done["stdout"])
+    done = run_commands({"arch": DPKG_ARCH_ARGV, "dpkg": DPKG_QUERY_ARGV}, timeout)
+    for step in ("arch", "dpkg"):
+        if done[step]["rc"] != 0:
+            raise OptionError(
+                "packages", f"{done[step]['stderr'] or step} (rc {done[step]['rc']}); reading packages needs dpkg"
+            )
+    return parse_dpkg_query(done["dpkg"]["stdout"], native_arch=done["arch"]["stdout"].strip())

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-__all__ = ["DPKG_QUERY_ARGV", "parse_dpkg_query"]
+__all__ = ["DPKG_ARCH_ARGV", "DPKG_QUERY_ARGV", "parse_dpkg_query"]
+
+DPKG_ARCH_ARGV = ["dpkg", "--print-architecture"]
 
 DPKG_QUERY_ARGV = [
     "dpkg-query",
@@ -25,8 +27,13 @@ DPKG_QUERY_ARGV = [
 _NOT_INSTALLED = ("n", "c")
 
 
-def parse_dpkg_query(text: str) -> Dict[str, List[Dict[str, str]]]:
-    """``dpkg-query --show`` output in DPKG_QUERY_ARGV's format -> {name: [{name, version, arch, source}]}."""
+def parse_dpkg_query(text: str, native_arch: str = "") -> Dict[str, List[Dict[str, str]]]:
+    """``dpkg-query --show`` output in DPKG_QUERY_ARGV's format -> {name: [{name, version, arch, source}]}.
+
+    As apt names them, a package of a foreign architecture is keyed "name:arch" ("libc6:i386"), so that
+    "containerd" in the result means the host's own architecture (or "all"). Without ``native_arch``
+    every architecture is keyed by the plain name.
+    """
     packages: Dict[str, List[Dict[str, str]]] = {}
     for line in text.splitlines():
         fields = line.split("\t")
@@ -35,5 +42,6 @@ def parse_dpkg_query(text: str) -> Dict[str, List[Dict[str, str]]]:
         name, version, arch, status = fields
         if len(status) < 2 or status[1] in _NOT_INSTALLED:
             continue
-        packages.setdefault(name, []).append({"name": name, "version": version, "arch": arch, "source": "apt"})
+        key = f"{name}:{arch}" if native_arch and arch not in (native_arch, "all") else name
+        packages.setdefault(key, []).append({"name": name, "version": version, "arch": arch, "source": "apt"})
     return packages

@@ -94,8 +94,8 @@ options:
         type: raw
       backup:
         description:
-          - Keep the previous content of a file that is rewritten, as C(<path>.<date>@<time>~). The
-            backups made are returned in RV(backups).
+          - Keep the previous content of a file that is rewritten, as C(<path>.<pid>.<date>@<time>~).
+            The backups made are returned in RV(backups); a directory purge keeps them.
         type: bool
         default: false
       owner:
@@ -205,11 +205,18 @@ removed:
   returned: always
   type: list
   elements: str
+written:
+  description:
+    - Files whose content was written (created or replaced), or would be in check mode. A change of mode or
+      owner alone is not listed: use this to decide whether a service must reload its configuration.
+  returned: always
+  type: list
+  elements: str
 backups:
   description: For each rewritten file with O(files[].backup), the path of the copy of its previous content.
   returned: always
   type: dict
-  sample: {"/etc/containerd/config.toml": "/etc/containerd/config.toml.2026-12-02@01:10:00~"}
+  sample: {"/etc/containerd/config.toml": "/etc/containerd/config.toml.4242.2026-12-02@01:10:00~"}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -63,8 +63,8 @@ options:
     description:
       - Read the installed Debian packages from dpkg's database and set C(ansible_facts.packages), in the
         shape M(ansible.builtin.package_facts) gives it (each name maps to a list of C(name), C(version),
-        C(arch), C(source)). Much cheaper than package_facts with the apt manager, which loads apt's whole
-        cache.
+        C(arch), C(source)); as apt does, a package of a foreign architecture is named C(name:arch). Much
+        cheaper than package_facts with the apt manager, which loads apt's whole cache.
     type: bool
     default: false
   directories:

@@ -52,6 +52,7 @@ def test_first_run_creates_everything_and_second_changes_nothing(tmp_path) -> No
         "created": [],
         "updated": [],
         "removed": [],
+        "written": [],
         "backups": {},
         "diff": [],
     }
@@ -291,3 +292,44 @@ def test_an_accepted_candidate_replaces_the_file_and_keeps_a_backup(tmp_path) ->
 def test_validate_must_name_the_candidate() -> None:
     with pytest.raises(OptionError, match=r"files\[0\]\.validate: .* separate %s"):
         plan(files=[{"path": "/tmp/x", "content": "", "validate": "true"}])
+
+
+def test_a_rejected_candidate_leaves_modes_alone_too(tmp_path) -> None:
+    drifted, checked = tmp_path / "drifted.conf", tmp_path / "checked.conf"
+    drifted.write_text("same\n")
+    os.chmod(drifted, 0o600)
+    checked.write_text("valid\n")
+    params = {
+        "files": [
+            {"path": str(drifted), "content": "same\n", "mode": "0644"},
+            {"path": str(checked), "content": "broken\n", "validate": "grep -q valid %s"},
+        ]
+    }
+    with pytest.raises(OptionError, match="failed to validate"):
+        run(params, check_mode=False, want_diff=False)
+    assert _mode(drifted) == 0o600
+    mode_only = run({"files": params["files"][:1]}, check_mode=False, want_diff=False)
+    assert mode_only["updated"] == [str(drifted)] and mode_only["written"] == []
+    assert _mode(drifted) == 0o644
+
+
+def test_backups_survive_a_purge_of_their_directory(tmp_path) -> None:
+    os.chmod(tmp_path, 0o755)
+    target = tmp_path / "app.conf"
+    target.write_text("one\n")
+    stray = tmp_path / "stray.conf"
+    stray.write_text("x\n")
+
+    def params(content: str) -> dict:
+        return {
+            "directories": [{"path": str(tmp_path), "purge": "all"}],
+            "files": [{"path": str(target), "content": content, "backup": True}],
+        }
+
+    assert run(params("two\n"), check_mode=True, want_diff=False)["written"] == [str(target)]
+    first = run(params("two\n"), check_mode=False, want_diff=False)
+    backup = first["backups"][str(target)]
+    assert first["removed"] == [str(stray)]
+    assert Path(backup).read_text(encoding="utf-8") == "one\n"
+    assert run(params("two\n"), check_mode=False, want_diff=False)["changed"] is False
+    assert Path(backup).exists()

@@ -28,7 +28,7 @@ def test_installed_packages_in_package_facts_shape() -> None:
     assert packages["containerd"] == [
         {"name": "containerd", "version": "1.6.20~ds1-1+deb12u3", "arch": "amd64", "source": "apt"}
     ]
-    assert [entry["arch"] for entry in packages["libc6"]] == ["amd64", "i386"]
+    assert [entry["arch"] for entry in packages["libc6"]] == ["amd64", "i386"]  # no native architecture given
     assert "crun" in packages  # held packages are installed
     assert "half" in packages  # unpacked but not configured: a version is on the host, as apt counts it
 
@@ -45,3 +45,10 @@ def test_the_real_dpkg_database_parses() -> None:
     out = subprocess.run(DPKG_QUERY_ARGV, capture_output=True, text=True, check=True).stdout
     packages = parse_dpkg_query(out)
     assert "dpkg" in packages and packages["dpkg"][0]["version"]
+
+
+def test_foreign_architectures_are_keyed_as_apt_names_them() -> None:
+    packages = parse_dpkg_query(SAMPLE + "tzdata\t2025b-0+deb12u2\tall\tii \n", native_arch="amd64")
+    assert [entry["arch"] for entry in packages["libc6"]] == ["amd64"]
+    assert packages["libc6:i386"] == [{"name": "libc6", "version": "2.36-9+deb12u13", "arch": "i386", "source": "apt"}]
+    assert "tzdata" in packages  # "all" is native everywhere
