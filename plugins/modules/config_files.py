@@ -208,7 +208,7 @@ removed:
 written:
   description:
     - Files whose content was written (created or replaced), or would be in check mode. A change of mode or
-      owner alone is not listed: use this to decide whether a service must reload its configuration.
+      owner alone is not listed, so this tells whether a service must reload its configuration.
   returned: always
   type: list
   elements: str
