@@ -175,7 +175,7 @@ def plan(
     gone = []
     for index, value in enumerate(absent):
         path = _clean_path(value, f"absent[{index}]")
-        if path in declared or path in kept or any(other.startswith(path + "/") for other in [*declared, *kept]):
+        if _protects(path, declared, kept):
             raise OptionError(f"absent[{index}]", f"{path} is also declared (or holds a declared path); drop one")
         gone.append(path)
 
@@ -206,9 +206,7 @@ def plan(
         elif not stat.S_ISDIR(current.st_mode):
             raise OptionError("directories", f"{path} exists and is not a directory; move it away first")
         else:
-            if stat.S_IMODE(current.st_mode) != mode:
-                result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
-            _plan_chown(result, path, current, result.owners[path])
+            _plan_attributes(result, path, current, mode, result.owners[path])
     for path, data, mode, secret in wanted_files:
         current = _lstat(path)
         if current is None:
@@ -226,18 +224,14 @@ def plan(
                     current.st_gid if gid == -1 else gid,
                 )
             else:
-                if stat.S_IMODE(current.st_mode) != mode:
-                    result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
-                _plan_chown(result, path, current, (uid, gid))
+                _plan_attributes(result, path, current, mode, (uid, gid))
     for path, mode, owner in existing:
         current = _lstat(path)
         if current is None:
             continue  # made later by the tool that writes it
         if stat.S_ISLNK(current.st_mode):
             raise OptionError("permissions", f"{path} is a symbolic link; give the path it points to")
-        if mode is not None and stat.S_IMODE(current.st_mode) != mode:
-            result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
-        _plan_chown(result, path, current, owner)
+        _plan_attributes(result, path, current, mode, owner)
 
     backed_up: Dict[str, List[str]] = {}  # directory -> names of its declared files that keep backups
     for path in result.backup:
@@ -250,7 +244,7 @@ def plan(
             child = os.path.join(path, name)
             # Never purge what is declared, nor a directory a declared path lies in, nor the backups
             # this module keeps of a declared file.
-            if child in declared or child in kept or any(other.startswith(child + "/") for other in [*declared, *kept]):
+            if _protects(child, declared, kept):
                 continue
             if _is_backup_of(name, backed_up.get(path, ())):
                 continue
@@ -267,6 +261,11 @@ def plan(
     return result
 
 
+def _protects(path: str, *groups: Any) -> bool:
+    """Whether ``path`` is one of the given paths or a directory that holds one of them."""
+    return any(path == other or other.startswith(path + "/") for group in groups for other in group)
+
+
 def _owner_of(entry: Mapping[str, Any], where: str) -> tuple:
     return (
         resolve_owner(entry.get("owner"), f"{where}.owner"),
@@ -274,7 +273,10 @@ def _owner_of(entry: Mapping[str, Any], where: str) -> tuple:
     )
 
 
-def _plan_chown(result: Plan, path: str, current: os.stat_result, owner: tuple) -> None:
+def _plan_attributes(result: Plan, path: str, current: os.stat_result, mode: Optional[int], owner: tuple) -> None:
+    """The mode and ownership changes an existing path needs; None and -1 leave that attribute as it is."""
+    if mode is not None and stat.S_IMODE(current.st_mode) != mode:
+        result.chmod.append((path, mode, stat.S_IMODE(current.st_mode)))
     uid, gid = owner
     if uid not in (-1, current.st_uid) or gid not in (-1, current.st_gid):
         result.chown.append((path, uid, gid, current.st_uid, current.st_gid))
