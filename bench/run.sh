@@ -36,6 +36,8 @@ work=.cache/bench/$stamp
 mkdir -p "$work" bench/results
 timings=$work/timings.tsv
 printf 'run\timpl\tphase\ttask_s\twall_s\tload\n' > "$timings"
+cpu=$work/cpu.tsv
+printf 'hosts\tphase\trun\tcontroller_cpu_s\thosts_cpu_s\n' > "$cpu"
 host=ocistack-bench-h1
 inventory=.cache/testbed/bench.ini
 fleets=()
@@ -52,6 +54,32 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$(load1)" >> "$timings"; }
+
+# CPU seconds, to tell a slow run from a machine that has no core left: cpu_seconds runs a command
+# (its output and errors go to stderr) and prints the CPU time it and its children used, and
+# fleet_cpu the CPU time used so far by all processes of a fleet's host containers (their cgroups).
+cpu_seconds() {
+  python3 -c '
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:], stdout=sys.stderr).returncode
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{usage.ru_utime + usage.ru_stime:.2f}")
+sys.exit(rc)' "$@"
+}
+fleet_cpu() {
+  local total=0 id path
+  for id in $(podman ps -q --filter "label=ocistack.fleet=$1"); do
+    path=$(podman inspect --format '{{.State.CgroupPath}}' "$id")
+    if [ -r "/sys/fs/cgroup/cpuacct$path/cpuacct.usage" ]; then  # cgroup v1: nanoseconds
+      total=$(python3 -c "import sys; print(float(sys.argv[1]) + int(open(sys.argv[2]).read()) / 1e9)" \
+        "$total" "/sys/fs/cgroup/cpuacct$path/cpuacct.usage")
+    else  # cgroup v2: usage_usec in cpu.stat
+      total=$(python3 -c "import sys; print(float(sys.argv[1]) + int(open(sys.argv[2]).read().split()[1]) / 1e6)" \
+        "$total" "/sys/fs/cgroup$path/cpu.stat")
+    fi
+  done
+  echo "$total"
+}
 
 # One timed playbook run: the play times its own workload task(s) (BENCH_ELAPSED, controller
 # clock around the tasks); the wall time adds ansible-playbook's start-up and the play set-up.
@@ -144,13 +172,18 @@ if has_phase stack; then
     for run_phase in first $(for run in $(seq 1 "$runs"); do echo "noop:$run"; done); do
       phase=${run_phase%%:*} run=${run_phase#*:}
       [ "$phase" = first ] && run=1
+      hosts_before=$(fleet_cpu "$fleet")
       start=$(now)
       # profile_tasks: the log ends with the slowest tasks, to see where a converge spends its time.
-      ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
-        ansible-playbook -i "$stack_inventory" playbooks/site.yml > "$work/site-$size-$phase-$run.log" 2>&1 \
+      controller=$(ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks cpu_seconds \
+        ansible-playbook -i "$stack_inventory" playbooks/site.yml 2> "$work/site-$size-$phase-$run.log") \
         || { tail -30 "$work/site-$size-$phase-$run.log" >&2; exit 1; }
       record "$run" "site-$size" "$phase" "$(since "$start")" "$(since "$start")"
-      echo "  site.yml on $size host(s), $phase run $run: $(tail -1 "$timings" | cut -f4)s"
+      printf '%s\t%s\t%s\t%s\t%s\n' "$size" "$phase" "$run" "$controller" \
+        "$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$hosts_before" "$(fleet_cpu "$fleet")")" \
+        >> "$cpu"
+      echo "  site.yml on $size host(s), $phase run $run: $(tail -1 "$timings" | cut -f4)s," \
+        "CPU: controller $(tail -1 "$cpu" | cut -f4)s, hosts $(tail -1 "$cpu" | cut -f5)s"
     done
     if [ "$keep" = 0 ]; then bash tests/testbed/fleet.sh down "$fleet"; fi
   done
@@ -158,5 +191,5 @@ fi
 
 stage "results"
 # One file per run, named by the UTC time it finished and its phases.
-python3 bench/summarize.py "$timings" --engines "$work/engines.txt" \
+python3 bench/summarize.py "$timings" --engines "$work/engines.txt" --cpu "$cpu" \
   --out "bench/results/$(date -u +%Y-%m-%d-%H%M)-${phases//,/-}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn bench/run.sh's timings.tsv into the results table: medians, ratios and the targets.
 
-Usage: summarize.py TIMINGS.tsv [--engines FILE] --out bench/results/<date>
+Usage: summarize.py TIMINGS.tsv [--engines FILE] [--cpu CPU.tsv] --out bench/results/<date>
 writes <out>.md and <out>.json.
 """
 
@@ -61,7 +61,47 @@ def verdict(value: Optional[float], target: float) -> str:
     return "met" if value <= target else "missed"
 
 
-def summarize(path: str, engines: str) -> Dict:
+def read_cpu(path: Optional[str]) -> Dict[Tuple[int, str], Dict[str, List[float]]]:
+    """CPU seconds of each site.yml run: the controller (ansible-playbook and its children) and the fleet's hosts."""
+    cpu: Dict[Tuple[int, str], Dict[str, List[float]]] = defaultdict(lambda: {"controller": [], "hosts": []})
+    if not path or not os.path.exists(path):
+        return cpu
+    with open(path) as handle:
+        next(handle)
+        for line in handle:
+            hosts, phase, _run, controller_s, hosts_s = line.rstrip("\n").split("\t")
+            cpu[(int(hosts), phase)]["controller"].append(float(controller_s))
+            cpu[(int(hosts), phase)]["hosts"].append(float(hosts_s))
+    return cpu
+
+
+def stack_cpu(cpu: Dict[Tuple[int, str], Dict[str, List[float]]], stack: Dict, cores: int) -> Dict:
+    """Per fleet size and phase: the CPU the run used, and the shortest wall time this machine's cores allow for it.
+
+    A fleet's run cannot finish faster than its CPU seconds spread over every core; for the 6-host
+    fleet that bound, over the 1-host wall time, is the lowest 6/1 ratio the machine can show.
+    """
+    out: Dict = {}
+    for (size, phase), used in sorted(cpu.items()):
+        controller, hosts = median(used["controller"]), median(used["hosts"])
+        if controller is None or hosts is None:
+            continue
+        total = controller + hosts
+        out.setdefault(size, {})[phase] = {
+            "controller": round(controller, 2),
+            "hosts": round(hosts, 2),
+            "total": round(total, 2),
+            "per_host": round(total / size, 2),
+            "shortest_wall": round(total / cores, 2),
+        }
+    for phase in ("first", "noop"):
+        six, one = out.get(6, {}).get(phase), stack.get(1, {}).get(phase)
+        if six and one:
+            six["lowest_6_to_1_ratio"] = ratio(six["shortest_wall"], one)
+    return out
+
+
+def summarize(path: str, engines: str, cpu_path: Optional[str] = None) -> Dict:
     task, wall, loads = read(path)
     medians = {f"{impl}/{phase}": median(values) for (impl, phase), values in task.items()}
     walls = {f"{impl}/{phase}": median(values) for (impl, phase), values in wall.items()}
@@ -110,7 +150,10 @@ def summarize(path: str, engines: str) -> Dict:
         for phase in ("first", "noop"):
             scaling = ratio(stack[6][phase], stack[1][phase])
             targets.append((f"site.yml {phase}: 6 hosts <= 1.3x 1 host", scaling, 1.3))
+    cores = os.cpu_count() or 1
     return {
+        "cores": cores,
+        "stack_cpu": stack_cpu(read_cpu(cpu_path), stack, cores),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
         "engines": engines,
@@ -187,6 +230,24 @@ def markdown(summary: Dict) -> str:
         ]
         for size, row in sorted(summary["stack"].items()):
             lines.append(f"| {size} | {fmt(row['first'])} | {fmt(row['noop'])} | {fmt(row['noop/first'], '×')} |")
+    if summary.get("stack_cpu"):
+        lines += [
+            "",
+            f"CPU seconds of the same runs (medians): the controller (ansible-playbook and its workers) and the "
+            f"hosts (their containers' cgroups). A run cannot take less wall time than its CPU seconds over the "
+            f"machine's {summary['cores']} cores.",
+            "",
+            "| hosts | run | controller CPU | hosts CPU | total | per host | shortest wall on this machine "
+            "| lowest 6/1 ratio possible here |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for size, phases in sorted(summary["stack_cpu"].items()):
+            for phase, row in sorted(phases.items()):
+                lines.append(
+                    f"| {size} | {phase} | {fmt(row['controller'])} | {fmt(row['hosts'])} | {fmt(row['total'])} "
+                    f"| {fmt(row['per_host'])} | {fmt(row['shortest_wall'])} "
+                    f"| {fmt(row.get('lowest_6_to_1_ratio'), '×')} |"
+                )
     lines += ["", "## Targets", "", "| target | value | verdict |", "|---|---|---|"]
     for target in summary["targets"]:
         lines.append(f"| {target['target']} | {fmt(target['value'], '×')} | {target['verdict']} |")
@@ -197,13 +258,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("timings")
     parser.add_argument("--engines", default="")
+    parser.add_argument("--cpu", help="cpu.tsv of the stack phase (CPU seconds per site.yml run)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     engines = ""
     if args.engines and os.path.exists(args.engines):
         with open(args.engines) as handle:
             engines = handle.read().strip().rstrip(".")
-    summary = summarize(args.timings, engines or "engines: unknown")
+    summary = summarize(args.timings, engines or "engines: unknown", args.cpu)
     with open(args.out + ".json", "w") as handle:
         json.dump(summary, handle, indent=2, sort_keys=True)
     text = markdown(summary)

@@ -1,0 +1,70 @@
+# Copyright: ocistack.engine contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""bench/summarize.py: medians, target verdicts and the CPU bound of the stack phase, from made-up timings."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "summarize.py"
+
+
+@pytest.fixture(scope="module")
+def summarize():
+    spec = importlib.util.spec_from_file_location("bench_summarize", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, header: str, rows: list[tuple]) -> str:
+    path.write_text(header + "\n" + "".join("\t".join(map(str, row)) + "\n" for row in rows))
+    return str(path)
+
+
+def test_stack_targets_and_the_cpu_bound_of_the_machine(summarize, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(summarize.os, "cpu_count", lambda: 2)
+    timings = _write(
+        tmp_path / "timings.tsv",
+        "run\timpl\tphase\ttask_s\twall_s\tload",
+        [
+            (1, "site-1", "first", 60, 60, 1.0),
+            (1, "site-1", "noop", 12, 12, 1.0),
+            (2, "site-1", "noop", 14, 14, 1.0),
+            (1, "site-6", "first", 130, 130, 6.0),
+            (1, "site-6", "noop", 30, 30, 6.0),
+        ],
+    )
+    cpu = _write(
+        tmp_path / "cpu.tsv",
+        "hosts\tphase\trun\tcontroller_cpu_s\thosts_cpu_s",
+        [(1, "noop", 1, 6, 3), (1, "noop", 2, 8, 3), (6, "noop", 1, 40, 14), (6, "first", 1, 150, 100)],
+    )
+    summary = summarize.summarize(timings, "engines: test", cpu)
+    assert summary["stack"][1] == {"first": 60.0, "noop": 13.0, "noop/first": 0.22}
+    verdicts = {target["target"]: (target["value"], target["verdict"]) for target in summary["targets"]}
+    assert verdicts["site.yml noop: 6 hosts <= 1.3x 1 host"] == (2.31, "missed")
+    assert verdicts["site.yml on 1: no-op <= 0.25x first converge"] == (0.22, "met")
+    # 6 hosts used 54 CPU seconds on a no-op: on 2 cores no run can take less than 27 s, 2.08x the 1-host run.
+    assert summary["stack_cpu"][6]["noop"] == {
+        "controller": 40.0,
+        "hosts": 14.0,
+        "total": 54.0,
+        "per_host": 9.0,
+        "shortest_wall": 27.0,
+        "lowest_6_to_1_ratio": 2.08,
+    }
+    assert summary["stack_cpu"][1]["noop"]["controller"] == 7.0
+    assert "lowest_6_to_1_ratio" not in summary["stack_cpu"][1]["noop"]
+    text = summarize.markdown(summary)
+    assert "| 6 | noop | 40.00 | 14.00 | 54.00 | 9.00 | 27.00 | 2.08× |" in text
+
+
+def test_without_cpu_figures_the_table_is_left_out(summarize, tmp_path) -> None:
+    timings = _write(tmp_path / "timings.tsv", "run\timpl\tphase\ttask_s\twall_s\tload", [(1, "site-1", "noop", 12, 12, 1)])
+    summary = summarize.summarize(timings, "engines: test", str(tmp_path / "missing.tsv"))
+    assert summary["stack_cpu"] == {}
+    assert "CPU seconds" not in summarize.markdown(summary)
