@@ -67,18 +67,22 @@ print(f"{usage.ru_utime + usage.ru_stime:.2f}")
 sys.exit(rc)' "$@"
 }
 fleet_cpu() {
-  local total=0 id path
-  for id in $(podman ps -q --filter "label=ocistack.fleet=$1"); do
-    path=$(podman inspect --format '{{.State.CgroupPath}}' "$id")
-    if [ -r "/sys/fs/cgroup/cpuacct$path/cpuacct.usage" ]; then  # cgroup v1: nanoseconds
-      total=$(python3 -c "import sys; print(float(sys.argv[1]) + int(open(sys.argv[2]).read()) / 1e9)" \
-        "$total" "/sys/fs/cgroup/cpuacct$path/cpuacct.usage")
-    else  # cgroup v2: usage_usec in cpu.stat
-      total=$(python3 -c "import sys; print(float(sys.argv[1]) + int(open(sys.argv[2]).read().split()[1]) / 1e6)" \
-        "$total" "/sys/fs/cgroup$path/cpu.stat")
-    fi
-  done
-  echo "$total"
+  local paths
+  paths=$(podman ps -q --filter "label=ocistack.fleet=$1" | xargs -r podman inspect --format '{{.State.CgroupPath}}')
+  python3 -c '
+import os, sys
+if len(sys.argv) < 2:
+    sys.exit("fleet_cpu: the fleet has no running host")
+total = 0.0
+for path in sys.argv[1:]:
+    if not path.strip("/"):
+        sys.exit("fleet_cpu: a host has no cgroup of its own; its CPU cannot be told from the machine'"'"'s")
+    v1 = f"/sys/fs/cgroup/cpuacct{path}/cpuacct.usage"  # nanoseconds
+    if os.path.exists(v1):
+        total += int(open(v1).read()) / 1e9
+    else:  # cgroup v2: usage_usec in cpu.stat
+        total += int(dict(line.split() for line in open(f"/sys/fs/cgroup{path}/cpu.stat"))["usage_usec"]) / 1e6
+print(f"{total:.3f}")' $paths  # one argument per host
 }
 
 # One timed playbook run: the play times its own workload task(s) (BENCH_ELAPSED, controller
@@ -179,9 +183,9 @@ if has_phase stack; then
         ansible-playbook -i "$stack_inventory" playbooks/site.yml 2> "$work/site-$size-$phase-$run.log") \
         || { tail -30 "$work/site-$size-$phase-$run.log" >&2; exit 1; }
       record "$run" "site-$size" "$phase" "$(since "$start")" "$(since "$start")"
-      printf '%s\t%s\t%s\t%s\t%s\n' "$size" "$phase" "$run" "$controller" \
-        "$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$hosts_before" "$(fleet_cpu "$fleet")")" \
-        >> "$cpu"
+      hosts_after=$(fleet_cpu "$fleet")
+      hosts_used=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$hosts_before" "$hosts_after")
+      printf '%s\t%s\t%s\t%s\t%s\n' "$size" "$phase" "$run" "$controller" "$hosts_used" >> "$cpu"
       echo "  site.yml on $size host(s), $phase run $run: $(tail -1 "$timings" | cut -f4)s," \
         "CPU: controller $(tail -1 "$cpu" | cut -f4)s, hosts $(tail -1 "$cpu" | cut -f5)s"
     done

@@ -150,7 +150,8 @@ def summarize(path: str, engines: str, cpu_path: Optional[str] = None) -> Dict:
         for phase in ("first", "noop"):
             scaling = ratio(stack[6][phase], stack[1][phase])
             targets.append((f"site.yml {phase}: 6 hosts <= 1.3x 1 host", scaling, 1.3))
-    cores = os.cpu_count() or 1
+    # The cores this process may run on (a CPU affinity mask can allow fewer than the machine has).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return {
         "cores": cores,
         "stack_cpu": stack_cpu(read_cpu(cpu_path), stack, cores),

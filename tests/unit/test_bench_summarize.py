@@ -26,7 +26,7 @@ def _write(path: Path, header: str, rows: list[tuple]) -> str:
 
 
 def test_stack_targets_and_the_cpu_bound_of_the_machine(summarize, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(summarize.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(summarize.os, "sched_getaffinity", lambda _pid: {0, 1})
     timings = _write(
         tmp_path / "timings.tsv",
         "run\timpl\tphase\ttask_s\twall_s\tload",
@@ -64,7 +64,9 @@ def test_stack_targets_and_the_cpu_bound_of_the_machine(summarize, tmp_path, mon
 
 
 def test_without_cpu_figures_the_table_is_left_out(summarize, tmp_path) -> None:
-    timings = _write(tmp_path / "timings.tsv", "run\timpl\tphase\ttask_s\twall_s\tload", [(1, "site-1", "noop", 12, 12, 1)])
+    timings = _write(
+        tmp_path / "timings.tsv", "run\timpl\tphase\ttask_s\twall_s\tload", [(1, "site-1", "noop", 12, 12, 1)]
+    )
     summary = summarize.summarize(timings, "engines: test", str(tmp_path / "missing.tsv"))
     assert summary["stack_cpu"] == {}
     assert "CPU seconds" not in summarize.markdown(summary)
