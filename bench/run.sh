@@ -143,6 +143,10 @@ if has_phase pull; then
   for run in $(seq 1 "$runs"); do
     # The floor for "ratio without the Ansible floor", when the workload phase did not measure it.
     has_phase workload || timed_play "$run" ansible floor floor.yml
+    # One round trip to the host with no Ansible at all: the least any task can cost on this connection.
+    start=$(now)
+    podman exec "$host" true
+    record "$run" transport exec "$(since "$start")" "$(since "$start")"
     # pull: the 1 MB test image; pull-large: the same plus a 64 MiB layer.
     for image in busybox large; do
       phase=pull

@@ -221,6 +221,18 @@ def markdown(summary: Dict) -> str:
             f"| {fmt(row.get('ratio_without_floor'), '×')} | {fmt(medians.get(f'command/{phase}'))} "
             f"| {fmt(row.get('ratio_to_command_task'), '×')} |"
         )
+    exec_s = medians.get("transport/exec")
+    if exec_s is not None:
+        room = [
+            f"{label} {fmt(0.2 * medians[f'raw/{phase}'])} s"
+            for phase, label in PULLS
+            if medians.get(f"raw/{phase}") is not None
+        ]
+        lines += [
+            "",
+            f"One round trip to the host with no Ansible at all (`podman exec <host> true`): {fmt(exec_s)} s. "
+            f"The 1.2× target leaves this much time over the raw pull: {', '.join(room)}.",
+        ]
     if summary["stack"]:
         lines += [
             "",

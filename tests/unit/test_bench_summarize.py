@@ -70,3 +70,24 @@ def test_without_cpu_figures_the_table_is_left_out(summarize, tmp_path) -> None:
     summary = summarize.summarize(timings, "engines: test", str(tmp_path / "missing.tsv"))
     assert summary["stack_cpu"] == {}
     assert "CPU seconds" not in summarize.markdown(summary)
+
+
+def test_pull_rows_and_the_room_a_round_trip_has(summarize, tmp_path) -> None:
+    timings = _write(
+        tmp_path / "timings.tsv",
+        "run\timpl\tphase\ttask_s\twall_s\tload",
+        [
+            (1, "ansible", "floor", 0.6, 1.2, 1),
+            (1, "transport", "exec", 0.17, 0.17, 1),
+            (1, "raw", "pull", 0.25, 0.25, 1),
+            (1, "ours", "pull", 1.25, 2.0, 1),
+            (1, "command", "pull", 1.0, 1.8, 1),
+        ],
+    )
+    summary = summarize.summarize(timings, "engines: test")
+    assert summary["pulls"]["pull"] == {"ratio": 5.0, "ratio_without_floor": 2.6, "ratio_to_command_task": 1.25}
+    verdicts = {target["target"]: target["verdict"] for target in summary["targets"]}
+    assert verdicts["image pull (1 MB image): containerd_image <= 1.2x ctr images pull"] == "missed"
+    text = summarize.markdown(summary)
+    assert "(`podman exec <host> true`): 0.17 s" in text
+    assert "leaves this much time over the raw pull: 1 MB image 0.05 s." in text
