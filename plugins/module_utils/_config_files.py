@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
-__all__ = ["Plan", "plan", "apply", "run"]
+__all__ = ["Plan", "plan", "apply", "run", "normal_path"]
 
 PURGE_CHOICES = ("none", "all", "marked")
 DEFAULT_MARKER = ".ocistack-managed"
@@ -62,10 +62,15 @@ def resolve_owner(value: Any, option: str, group: bool = False) -> int:
         ) from None
 
 
+def normal_path(value: str) -> str:
+    """How every path is spelled in the result (the normpath filter gives roles the same spelling)."""
+    return os.path.normpath(value)
+
+
 def _clean_path(value: Any, option: str) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise OptionError(option, f"{value!r} must be an absolute path")
-    path = os.path.normpath(value)
+    path = normal_path(value)
     if path == "/":
         raise OptionError(option, "the root directory cannot be managed")
     return path
