@@ -19,18 +19,19 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
+from ansible_collections.ocistack.engine.plugins.module_utils._container_request import (
     CONTAINER_ARGUMENT_SPEC,
     CONTAINER_REQUIRED_IF,
-    DEFAULT_NAMESPACE,
+    ContainerRequest,
+)
+from ansible_collections.ocistack.engine.plugins.module_utils._containers import (
     ContainerdView,
     ContainerManager,
-    ContainerRequest,
-    access_from_params,
-    client_from_params,
     run_parallel,
 )
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import DEFAULT_NAMESPACE, client_from_params
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError, OptionError
+from ansible_collections.ocistack.engine.plugins.module_utils._registry import access_from_params
 
 __all__ = ["ITEM_OPTIONS", "check_defaults", "item_params", "manage_containers"]
 

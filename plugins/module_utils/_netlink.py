@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """pyroute2 behind small functions: bridges, named network namespaces and veth pairs.
 
-Named namespaces live at /var/run/netns/<name> (the layout of pyroute2's netns API and of
-``ip netns``), so OCI bundles join them by path. Everything that decides (validation, the
+Named namespaces live at /run/netns/<name> and are created and removed by _netns (the
+collection's one implementation, shared with the CNI path of containerd_container), so OCI
+bundles join them by path. Everything that decides (validation, the
 comparison, the plan) is a pure function over plain dicts; ``LinkTable`` is the only
 place that talks netlink.
 """
@@ -12,16 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import os
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
+from ansible_collections.ocistack.engine.plugins.module_utils import _netns
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import Difference, compare
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError, OptionError, ToolError
+from ansible_collections.ocistack.engine.plugins.module_utils._netns import NETNS_DIR
 
 try:
     from pyroute2 import IPRoute, NetlinkError, NetNS
-    from pyroute2 import netns as pyroute2_netns
 
     PYROUTE2_IMPORT_ERROR: Optional[str] = None
     _HOST_ERRORS: Tuple[type, ...] = (NetlinkError, OSError)
@@ -47,7 +48,6 @@ __all__ = [
     "veth_name_for",
 ]
 
-NETNS_DIR = "/var/run/netns"
 IFNAMSIZ = 15  # the kernel's limit on interface names (16 bytes with the terminating NUL)
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-@+]+$")
 _NETNS_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -250,11 +250,11 @@ def plan_netns(
 
 
 def list_netns() -> List[str]:
-    return sorted(pyroute2_netns.listnetns())
+    return _netns.list_netns()
 
 
 def netns_path(name: str) -> str:
-    return os.path.join(NETNS_DIR, name)
+    return _netns.netns_path(name)
 
 
 class LinkTable:
@@ -464,11 +464,11 @@ def _ensure_netns(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Di
         return result
     for action, argument in actions:
         if action == "create":
-            pyroute2_netns.create(name)
+            _netns.create_netns(name)
             with LinkTable(name) as inside:
                 inside.set("lo", state="up")
         elif action == "delete":
-            pyroute2_netns.remove(name)
+            _netns.delete_netns(name)
         elif action in ("delete_veth", "attach"):
             with LinkTable() as host:
                 if action == "delete_veth":

@@ -23,7 +23,7 @@ import stat
 import tarfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Dict, List, Optional, Set, Tuple
+from typing import IO, Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
@@ -31,6 +31,7 @@ __all__ = [
     "ImageInfo",
     "LayoutReader",
     "host_platform_string",
+    "select_manifest",
     "parse_layout_ref",
     "read_image",
     "unpack_image",
@@ -219,6 +220,14 @@ def _platform_matches(descriptor: Dict[str, Any], wanted: str) -> bool:
     # "linux/arm64" matches "linux/arm64/v8": a missing variant means "any"
     wanted_parts, have_parts = wanted.split("/"), have.split("/")
     return have_parts[:2] == wanted_parts[:2] and (len(wanted_parts) < 3 or have_parts[2:3] in ([], wanted_parts[2:3]))
+
+
+def select_manifest(document: Mapping[str, Any], platform: str) -> Optional[Dict[str, Any]]:
+    """From an index/manifest list, the descriptor matching ``platform`` (``os/arch[/variant]``), or None."""
+    for descriptor in document.get("manifests") or []:
+        if isinstance(descriptor, dict) and _platform_matches(descriptor, platform):
+            return dict(descriptor)
+    return None
 
 
 def _pick_platform(candidates: List[Dict[str, Any]], wanted: str, option: str, where: str) -> Dict[str, Any]:

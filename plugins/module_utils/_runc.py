@@ -27,6 +27,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import (
     NAMESPACE_TYPES,
     spec_digest,
 )
+from ansible_collections.ocistack.engine.plugins.module_utils._units import parse_signal
 
 __all__ = [
     "CONTAINER_STATES",
@@ -93,17 +94,7 @@ def validate_runtime_flags(flags: Optional[List[str]]) -> List[str]:
 
 def resolve_signal(value: Any, option: str = "stop_signal") -> int:
     """``"SIGTERM"``, ``"term"``, ``"15"`` or ``15`` -> 15; unknown names raise OptionError."""
-    text = str(value).strip().upper()
-    if text.isdigit():
-        number = int(text)
-        if not 1 <= number <= 64:
-            raise OptionError(option, f"{value!r} is not a signal number (1-64)")
-        return number
-    name = text if text.startswith("SIG") else "SIG" + text
-    found = getattr(signal.Signals, name, None) if name in signal.Signals.__members__ else None
-    if found is None:
-        raise OptionError(option, f"unknown signal {value!r}; use a name such as SIGTERM or a number such as 15")
-    return int(found)
+    return parse_signal(value, option)[1]
 
 
 def resolve_root(root: Optional[str], runtime_name: str) -> str:

@@ -6,11 +6,21 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Tuple, Union
+import signal
+from typing import Any, Tuple, Union
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
-__all__ = ["CPU_PERIOD", "MIN_CPUS", "cpus_to_quota", "format_bytes", "parse_bytes", "parse_cpus"]
+__all__ = [
+    "CPU_PERIOD",
+    "MIN_CPUS",
+    "cpus_to_quota",
+    "format_bytes",
+    "normalize_signal",
+    "parse_bytes",
+    "parse_cpus",
+    "parse_signal",
+]
 
 # The CFS period every quota is expressed in (100 ms, the kernel default).
 CPU_PERIOD = 100000
@@ -86,3 +96,38 @@ def parse_cpus(value: Union[float, int, str], option: str) -> float:
 def cpus_to_quota(cpus: float) -> Tuple[int, int]:
     """CFS ``(quota, period)`` in microseconds for ``cpus`` CPUs (period 100000)."""
     return int(round(cpus * CPU_PERIOD)), CPU_PERIOD
+
+
+# SIGRTMIN+n names (systemd's stop signal is SIGRTMIN+3) that Python's signal table does not spell.
+_SIGRTMIN_RE = re.compile(r"^SIGRTMIN\+(\d+)$")
+
+
+def parse_signal(value: Any, option: str = "stop_signal") -> Tuple[str, int]:
+    """``"TERM"``, ``"sigterm"``, ``"15"``, ``15`` or ``"SIGRTMIN+3"`` -> ``("SIGTERM", 15)``.
+
+    The one signal parser of the collection: containerd wants the name, runc the number.
+    """
+    text = str(value).strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if not 1 <= number <= 64:
+            raise OptionError(option, f"{value!r} is not a signal number (1-64)")
+        try:
+            return signal.Signals(number).name, number
+        except ValueError:
+            return f"SIGRTMIN+{number - int(signal.SIGRTMIN)}", number
+    name = text if text.startswith("SIG") else "SIG" + text
+    realtime = _SIGRTMIN_RE.match(name)
+    if realtime:
+        number = int(signal.SIGRTMIN) + int(realtime.group(1))
+        if number > int(signal.SIGRTMAX):
+            raise OptionError(option, f"{value!r} is past SIGRTMAX")
+        return name, number
+    if name not in signal.Signals.__members__:
+        raise OptionError(option, f"unknown signal {value!r}; use a name such as SIGTERM or a number such as 15")
+    return name, int(signal.Signals[name])
+
+
+def normalize_signal(value: Any, option: str = "stop_signal") -> str:
+    """The signal's name (``"TERM"``, ``15`` -> ``"SIGTERM"``), as containerd's stop-signal label takes it."""
+    return parse_signal(value, option)[0]

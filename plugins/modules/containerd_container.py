@@ -269,14 +269,14 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
-    CONNECTION_ARGUMENT_SPEC,
+from ansible_collections.ocistack.engine.plugins.module_utils._container_request import (
     CONTAINER_ARGUMENT_SPEC,
     CONTAINER_REQUIRED_IF,
-    REGISTRY_ARGUMENT_SPEC,
-    manage_container,
 )
+from ansible_collections.ocistack.engine.plugins.module_utils._containers import manage_container
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
+from ansible_collections.ocistack.engine.plugins.module_utils._registry import REGISTRY_ARGUMENT_SPEC
 
 
 def main() -> None:

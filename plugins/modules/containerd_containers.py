@@ -132,11 +132,9 @@ containers:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ocistack.engine.plugins.module_utils._container_batch import manage_containers
-from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
-    CONNECTION_ARGUMENT_SPEC,
-    REGISTRY_ARGUMENT_SPEC,
-)
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
+from ansible_collections.ocistack.engine.plugins.module_utils._registry import REGISTRY_ARGUMENT_SPEC
 
 
 def main() -> None:

@@ -152,8 +152,9 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC, manage_image
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
+from ansible_collections.ocistack.engine.plugins.module_utils._images import manage_image
 
 
 def main() -> None:

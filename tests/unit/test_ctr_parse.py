@@ -10,17 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.ocistack.engine.plugins.module_utils._cni import load_cni_network
+from ansible_collections.ocistack.engine.plugins.module_utils._container_request import user_labels
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
-    RegistryAccess,
     chain_id,
     explain_registry_error,
     image_size_from_manifest,
-    load_cni_network,
-    normalize_signal,
     parse_container_info,
     parse_images,
     parse_import_output,
-    parse_ip_addresses,
     parse_labels,
     parse_namespaces,
     parse_plugins,
@@ -29,10 +27,12 @@ from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
     parse_version,
     read_local_blob,
     select_manifest,
-    user_labels,
     validate_reference,
 )
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
+from ansible_collections.ocistack.engine.plugins.module_utils._netns import parse_ip_addresses
+from ansible_collections.ocistack.engine.plugins.module_utils._registry import RegistryAccess
+from ansible_collections.ocistack.engine.plugins.module_utils._units import normalize_signal
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ctr"
 

@@ -1,0 +1,604 @@
+# Copyright: ocistack.engine contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""containerd_container and containerd_container_info: converge one container (ContainerManager),
+with what a run has read from containerd shared by every container it handles (ContainerdView).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager, suppress
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.ocistack.engine.plugins.module_utils._cni import (
+    DEFAULT_CNI_CONF_DIR,
+    CniNetwork,
+    load_cni_network,
+    netns_name,
+)
+from ansible_collections.ocistack.engine.plugins.module_utils._compare import compare
+from ansible_collections.ocistack.engine.plugins.module_utils._container_request import (
+    LABEL_CNI_CONF_DIR,
+    LABEL_IMAGE,
+    LABEL_IMAGE_DIGEST,
+    LABEL_NETWORK,
+    LABEL_PREFIX,
+    LABEL_RESTART_POLICY,
+    LABEL_RESTART_STATUS,
+    LABEL_SNAPSHOT,
+    LABEL_SPEC_DIGEST,
+    LABEL_STOP_SIGNAL,
+    LABEL_STOP_TIMEOUT,
+    ContainerRequest,
+    actual_identity,
+    spec_without_rootfs,
+    status_of,
+)
+from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
+    DEFAULT_NAMESPACE,
+    Ctr,
+    chain_id,
+    client_from_params,
+)
+from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError, ToolError
+from ansible_collections.ocistack.engine.plugins.module_utils._netns import (
+    NETNS_DIR,
+    create_netns,
+    delete_netns,
+    netns_addresses,
+)
+from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import spec_digest
+from ansible_collections.ocistack.engine.plugins.module_utils._registry import RegistryAccess, access_from_params
+
+__all__ = [
+    "container_info",
+    "ContainerdView",
+    "ContainerManager",
+    "manage_container",
+    "run_parallel",
+]
+
+# Marks "not read yet" where None already means "no such container".
+_UNREAD: Any = object()
+
+
+def run_parallel(function: Callable[[Any], Any], items: Sequence[Any], workers: int) -> List[Any]:
+    """``[function(item) for item in items]`` on up to ``workers`` threads, results in order.
+
+    Every item runs even when another raises; the first exception (in item order) is raised
+    after all are done, so no container is left half-converged by an early exit.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(function, item) for item in items]
+        wait(futures)
+    return [future.result() for future in futures]
+
+
+class ContainerdView:
+    """What one module run has read from containerd, shared by every container it converges.
+
+    A run over twenty containers then lists containers, tasks and images once instead of once
+    per container. A container the run changed is forgotten, so the next read of it (and of
+    the task list) goes back to containerd. Safe to use from the batch's worker threads.
+    """
+
+    def __init__(self, client: Ctr) -> None:
+        self.client = client
+        self._lock = threading.RLock()
+        self._infos: Dict[str, Optional[Dict[str, Any]]] = {}
+        self._tasks: Optional[Dict[str, Dict[str, Any]]] = None
+        self._stale_tasks: set = set()
+        self._images: Dict[str, Optional[Dict[str, Any]]] = {}
+        self._details: Dict[Tuple[str, Optional[str]], Dict[str, Any]] = {}
+        self._remote_digests: Dict[str, str] = {}
+        self._image_locks: Dict[str, threading.Lock] = {}
+        self._pulled: set = set()
+
+    def prefetch(self, names: Sequence[str], workers: int = 1) -> None:
+        """Read the given containers (one listing, then ``info`` of those that exist) and the tasks."""
+        existing = set(self.client.container_ids())
+        present = [name for name in names if name in existing]
+        infos = run_parallel(self.client.container, present, workers)
+        with self._lock:
+            for name in names:
+                self._infos[name] = None
+            self._infos.update(zip(present, infos))
+        self.tasks()
+
+    def container(self, name: str) -> Optional[Dict[str, Any]]:
+        with self._lock:
+            if name in self._infos:
+                info = self._infos[name]
+                return None if info is None else dict(info)
+        info = self.client.container(name)
+        with self._lock:
+            self._infos[name] = info
+        return None if info is None else dict(info)
+
+    def tasks(self) -> Dict[str, Dict[str, Any]]:
+        with self._lock:
+            if self._tasks is None or self._stale_tasks:
+                self._tasks = self.client.tasks()
+                self._stale_tasks.clear()
+            return dict(self._tasks)
+
+    def task(self, name: str) -> Optional[Dict[str, Any]]:
+        return self.tasks().get(name)
+
+    def forget(self, name: str) -> None:
+        """``name`` was changed: read it and the task list again when next asked."""
+        with self._lock:
+            self._infos.pop(name, None)
+            self._stale_tasks.add(name)
+
+    def remember(self, name: str, info: Dict[str, Any]) -> None:
+        """``name`` was just created as ``info`` says (what we wrote is what containerd stores)."""
+        with self._lock:
+            self._infos[name] = info
+            self._stale_tasks.add(name)
+
+    def labelled(self, name: str, labels: Mapping[str, str]) -> None:
+        """``labels`` were just set on ``name``."""
+        with self._lock:
+            info = self._infos.get(name)
+            if info is None:
+                self._infos.pop(name, None)
+            else:
+                info["labels"] = {**info["labels"], **labels}
+
+    # -- images: one lookup per reference, one pull per reference and run
+
+    @contextmanager
+    def image_lock(self, reference: str) -> Iterator[None]:
+        """Serialises lookups and pulls of one reference, so two containers never pull it twice at once."""
+        with self._lock:
+            lock = self._image_locks.setdefault(reference, threading.Lock())
+        with lock:
+            yield
+
+    def image(self, reference: str) -> Optional[Dict[str, Any]]:
+        if reference not in self._images:
+            self._images[reference] = self.client.image(reference)
+        return self._images[reference]
+
+    def pulled(self, reference: str) -> bool:
+        return reference in self._pulled
+
+    def pull(self, reference: str, access: RegistryAccess, platform: Optional[str]) -> Optional[Dict[str, Any]]:
+        self.client.pull(reference, access, platform)
+        self._pulled.add(reference)
+        self._images.pop(reference, None)
+        return self.image(reference)
+
+    def remote_digest(self, reference: str, access: RegistryAccess) -> str:
+        if reference not in self._remote_digests:
+            self._remote_digests[reference] = self.client.resolve_remote_digest(reference, access)
+        return self._remote_digests[reference]
+
+    def image_details(self, image: Mapping[str, Any], platform: Optional[str]) -> Dict[str, Any]:
+        key = (image["digest"], platform)
+        with self._lock:
+            if key in self._details:
+                return self._details[key]
+        details = self.client.image_details(image, platform)
+        with self._lock:
+            self._details[key] = details
+        return details
+
+
+class ContainerManager:
+    """Converges one containerd container: decides by identity labels, acts through Ctr.
+
+    containerd_container runs one; containerd_containers runs many sharing one ContainerdView.
+    """
+
+    def __init__(self, module: Any, request: ContainerRequest, view: ContainerdView, access: RegistryAccess) -> None:
+        self.module = module
+        self.check_mode = module.check_mode
+        self.request = request
+        self.params = request.params
+        self.platform = request.platform
+        self.access = access
+        self.view = view
+        self.client = view.client
+        self.actions: List[str] = []
+        self.cni_result: Any = None
+        self._diff_ids: List[str] = []
+
+    # -- observing
+
+    def observe(self) -> Optional[Dict[str, Any]]:
+        info = self.view.container(self.request.name)
+        if info is None:
+            return None
+        task = self.view.task(self.request.name)
+        info["task"] = task
+        info["status"] = status_of(task)
+        return info
+
+    def public(self, info: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+        if info is None:
+            return None
+        identity = actual_identity(info)
+        task = info.get("task") or {}
+        return {
+            "name": info["id"],
+            "image": identity["image"],
+            "image_digest": identity["image_digest"],
+            "status": info["status"],
+            "pid": task.get("pid") if info["status"] == "running" else None,
+            "runtime": identity["runtime"],
+            "labels": identity["labels"],
+            "restart_policy": identity["restart_policy"],
+            "spec_digest": identity["spec_digest"],
+            "network": identity["network"],
+            "addresses": self._addresses(identity["network"]),
+        }
+
+    def _addresses(self, network: str) -> List[str]:
+        if not network.startswith("cni:"):
+            return []
+        return netns_addresses(self._netns()[0])
+
+    # -- image and desired spec
+
+    def resolve_image(self) -> Optional[Dict[str, Any]]:
+        """The local image to run (pulling per ``pull``); None only in check mode when it would be pulled."""
+        reference = self.request.image
+        pull = self.params.get("pull") or "missing"
+        with self.view.image_lock(reference):
+            image = self.view.image(reference)
+            if image is None and pull == "never":
+                raise OptionError(
+                    "pull", f"image {reference} is not present and pull is never; pull it first or allow pull"
+                )
+            # One pull per reference and run: the containers after the first that pulled it share its result.
+            if image is not None and (pull != "always" or self.view.pulled(reference)):
+                return image
+            if self.check_mode:
+                if image is None or self.view.remote_digest(reference, self.access) != image["digest"]:
+                    self.actions.append(f"pull {reference}")
+                    return None
+                return image
+            previous = image
+            image = self.view.pull(reference, self.access, self.platform)
+            if image is None:
+                raise ToolError(f"image {reference} is still missing after the pull")
+            if previous is None or previous["digest"] != image["digest"]:
+                self.actions.append(f"pull {reference}")
+        return image
+
+    def desired(self, image: Optional[Mapping[str, Any]]) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
+        request = self.request
+        identity: Dict[str, Any] = {
+            "image": request.image,
+            "image_digest": image["digest"] if image else "(to be pulled)",
+            "spec_digest": "(from the pulled image)",
+            "runtime": request.runtime,
+            "labels": request.labels,
+            "restart_policy": request.restart_policy,
+            "stop_signal": request.stop_signal,
+            "stop_timeout": str(request.stop_timeout),
+            "network": request.network_identity(),
+        }
+        spec = None
+        if image is not None:
+            details = self.view.image_details(image, self.platform)
+            image_config = (details["config"] or {}).get("config") or {}
+            spec = request.build(self.client.namespace, image_config)
+            identity["spec_digest"] = spec_digest(spec)
+            self._diff_ids = list(((details["config"] or {}).get("rootfs") or {}).get("diff_ids") or [])
+        return identity, spec
+
+    # -- acting
+
+    def stop(self, info: Mapping[str, Any], restart_labels_off: bool = True) -> None:
+        name = self.request.name
+        labels = info["labels"]
+        if restart_labels_off and labels.get(LABEL_RESTART_STATUS) == "running":
+            # First tell the restart monitor, or it brings the task straight back.
+            self.client.set_container_labels(name, {LABEL_RESTART_STATUS: "stopped"})
+        if info["status"] != "running":
+            return
+        signal = labels.get(LABEL_STOP_SIGNAL) or "SIGTERM"
+        try:
+            timeout = int(labels.get(LABEL_STOP_TIMEOUT, "10"))
+        except ValueError:
+            timeout = 10
+        self.client.kill_task(name, signal)
+        if not self._wait_stopped(timeout):
+            self.client.kill_task(name, "SIGKILL", all_processes=True)
+            if not self._wait_stopped(30):
+                raise ToolError(f"{name} did not stop after SIGKILL within 30 seconds")
+
+    def _wait_stopped(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            # Straight from containerd, not from the view: this is the one read that must be fresh.
+            task = self.client.tasks().get(self.request.name)
+            if task is None or task["status"] == "stopped":
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+
+    def remove(self, info: Mapping[str, Any]) -> None:
+        name = self.request.name
+        self.stop(info)
+        if info.get("task") is not None:
+            self.client.delete_task(name)
+        self.client.remove_container(name)
+        snapshot = info["labels"].get(LABEL_SNAPSHOT)
+        if snapshot:
+            self.client.remove_snapshot(snapshot)
+        network = info["labels"].get(LABEL_NETWORK, "")
+        if network.startswith("cni:"):
+            self._teardown_cni(network[len("cni:") :], info["labels"].get(LABEL_CNI_CONF_DIR))
+        self.view.forget(name)
+
+    def _netns(self) -> Tuple[str, str]:
+        name = netns_name(self.client.namespace, self.request.name)
+        return name, os.path.join(NETNS_DIR, name)
+
+    def _cni_container_id(self) -> str:
+        return f"{self.client.namespace}-{self.request.name}"
+
+    def _teardown_cni(self, network: str, conf_dir: Optional[str] = None) -> None:
+        netns, path = self._netns()
+        # The config dir used at creation (a label) wins: removal needs no network options.
+        conf_dir = conf_dir or self.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
+        try:
+            config = load_cni_network(conf_dir, network)
+        except OptionError:
+            # The config is gone: nothing can release the address, but the namespace still goes.
+            self.module.warn(f"CNI network {network} has no config in {conf_dir} any more; skipped its DEL")
+        else:
+            if os.path.exists(path):
+                CniNetwork(self.module, config, self.request.cni_bin_dirs).delete(self._cni_container_id(), path)
+        delete_netns(netns)
+
+    def _prepare_rootfs(self, snapshot_key: str, parent: str) -> List[Dict[str, Any]]:
+        try:
+            return self.client.prepare_snapshot(snapshot_key, parent)
+        except ToolError as error:
+            if "already exists" in error.stderr:
+                # Left by an interrupted earlier run; it holds nothing of the user's: start clean.
+                self.client.remove_snapshot(snapshot_key)
+                return self.client.prepare_snapshot(snapshot_key, parent)
+            if "not found" in error.stderr:
+                raise ToolError(
+                    f"image {self.request.image} is not unpacked in the default snapshotter; pull it again "
+                    "(pull: always) or import it without --no-unpack",
+                    stderr=error.stderr,
+                ) from None
+            raise
+
+    def create(self, spec: Dict[str, Any], identity: Mapping[str, Any], start: bool = False) -> None:
+        """Create the container (and start its task too, with ``start``)."""
+        request = self.request
+        snapshot_key = f"{LABEL_PREFIX}rootfs.{request.name}"
+        if not self._diff_ids:
+            raise ToolError(f"image {request.image} has no layers to run")
+        rootfs_mounts = self._prepare_rootfs(snapshot_key, chain_id(self._diff_ids))
+        # The image snapshot becomes the container's root: a mount at "/" that the runtime
+        # performs on every start (also when containerd's restart monitor starts it).
+        full_spec = dict(spec)
+        full_spec["mounts"] = rootfs_mounts + list(spec.get("mounts") or [])
+        labels = dict(request.labels)
+        labels.update(
+            {
+                LABEL_IMAGE: request.image,
+                LABEL_IMAGE_DIGEST: identity["image_digest"],
+                LABEL_SPEC_DIGEST: identity["spec_digest"],
+                LABEL_SNAPSHOT: snapshot_key,
+                LABEL_STOP_SIGNAL: request.stop_signal,
+                LABEL_STOP_TIMEOUT: str(request.stop_timeout),
+            }
+        )
+        if request.restart_policy != "no":
+            labels[LABEL_RESTART_POLICY] = request.restart_policy
+        labels[LABEL_NETWORK] = identity["network"]
+        if request.cni_config:
+            labels[LABEL_CNI_CONF_DIR] = self.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
+        cni = None
+        if request.cni_config:
+            netns, path = self._netns()
+            cni = CniNetwork(self.module, request.cni_config, request.cni_bin_dirs)
+            cni.check_plugins()
+            create_netns(netns)
+            try:
+                self.cni_result = cni.add(self._cni_container_id(), path)
+            except Exception:
+                delete_netns(netns)
+                self.client.remove_snapshot(snapshot_key)
+                raise
+        try:
+            self.client.create_container(request.name, full_spec, labels, request.runtime, start=start)
+        except Exception:
+            if start:
+                # The container may exist with a task that failed: leave nothing that points at the snapshot.
+                with suppress(ToolError):
+                    self.client.remove_container(request.name)
+            self.client.remove_snapshot(snapshot_key)
+            if cni is not None:
+                self._teardown_cni(request.cni_config["name"], self.params.get("cni_conf_dir"))
+            raise
+        # What containerd stores is what we just wrote: no need to read it back.
+        self.view.remember(
+            request.name,
+            {"id": request.name, "labels": labels, "image": "", "runtime": request.runtime, "spec": full_spec},
+        )
+
+    def start(self, has_task: bool, started: bool = False) -> None:
+        """Start the task (unless ``started`` by create), then hand it to the restart monitor if asked."""
+        name = self.request.name
+        if not started:
+            if has_task:
+                # An exited task keeps its id until deleted; a new one cannot start before that.
+                self.client.delete_task(name)
+            self.client.start_task(name)
+            self.view.forget(name)
+        restart = self.request.restart_labels(True)
+        if restart:
+            self.client.set_container_labels(name, restart)
+            self.view.labelled(name, restart)
+
+    # -- the run
+
+    def run(self, before: Any = _UNREAD, observe_after: bool = True) -> Dict[str, Any]:
+        """Converge and return the module result.
+
+        ``before`` is the container as already observed (the batch reads all of them first);
+        with ``observe_after`` false the caller fills ``result["container"]`` with ``finish()``.
+        """
+        request = self.request
+        if before is _UNREAD:
+            before = self.observe()
+        result: Dict[str, Any] = {"changed": False}
+        before_view = {} if before is None else {**actual_identity(before), "status": before["status"]}
+
+        if request.state == "absent":
+            if before is not None:
+                self.actions.append("remove")
+                if not self.check_mode:
+                    self.remove(before)
+            result.update(changed=bool(self.actions), actions=self.actions, container=None)
+            if self.module._diff:
+                result["diff"] = {"before": before_view or {}, "after": {}}
+            return result
+
+        image = self.resolve_image()
+        identity, spec = self.desired(image)
+        difference = compare(identity, None if before is None else actual_identity(before))
+        recreate = before is not None and (difference.changed or bool(self.params.get("recreate")))
+        if before is not None and identity["network"].startswith("cni:") and not os.path.exists(self._netns()[1]):
+            # The named netns is gone (a reboot empties /run/netns): the container cannot start without it.
+            recreate = True
+        wanted_status = {"started": "running", "stopped": "stopped", "present": None}[request.state]
+
+        # After a create the container is exactly what create() wrote: no task, no restart status label.
+        current = before
+        if recreate:
+            self.actions.append("recreate")
+            if not self.check_mode:
+                self.remove(before)
+                current = None
+        if before is None:
+            self.actions.append("create")
+        fresh = before is None or recreate
+        if fresh and not self.check_mode:
+            # A new container that should run is created and started by one ctr process.
+            self.create(spec, identity, start=wanted_status == "running")
+
+        status_now = "created" if fresh else before["status"]
+        if wanted_status == "running" and status_now != "running":
+            self.actions.append("start")
+            if not self.check_mode:
+                self.start(has_task=not fresh and before.get("task") is not None, started=fresh)
+        elif wanted_status == "stopped" and status_now == "running":
+            self.actions.append("stop")
+            if not self.check_mode:
+                self.stop(current)
+                self.view.forget(request.name)
+        elif wanted_status == "stopped" and current is not None and not self.check_mode:
+            # Already down: make sure the restart monitor agrees.
+            if current["labels"].get(LABEL_RESTART_STATUS) == "running":
+                self.actions.append("hold stopped")
+                self.client.set_container_labels(request.name, {LABEL_RESTART_STATUS: "stopped"})
+                self.view.forget(request.name)
+        elif wanted_status == "running" and status_now == "running" and not fresh:
+            wanted_label = request.restart_labels(True).get(LABEL_RESTART_STATUS)
+            if wanted_label and before["labels"].get(LABEL_RESTART_STATUS) != wanted_label:
+                self.actions.append("enable restart monitor")
+                if not self.check_mode:
+                    self.client.set_container_labels(request.name, request.restart_labels(True))
+                    self.view.forget(request.name)
+
+        after_status = wanted_status or status_now
+        after_view = {**identity, "status": after_status}
+        status_difference = compare(after_view, before_view)
+        changed = bool(self.actions)
+        result.update(changed=changed, actions=self.actions)
+        if self.check_mode:
+            preview = self.public(before) if before and not changed else None
+            if preview is None:
+                preview = {
+                    "name": request.name,
+                    "image": request.image,
+                    "image_digest": identity["image_digest"],
+                    "status": after_status,
+                    "pid": None,
+                    "runtime": request.runtime,
+                    "labels": request.labels,
+                    "restart_policy": request.restart_policy,
+                    "spec_digest": identity["spec_digest"],
+                    "network": identity["network"],
+                    "addresses": [],
+                }
+            result["container"] = preview
+        elif observe_after:
+            self.finish(result)
+        if self.module._diff:
+            diff = status_difference.diff()
+            if before is None:
+                diff = {"before": {}, "after": after_view}
+            if (
+                spec is not None
+                and before is not None
+                and identity["spec_digest"] != actual_identity(before)["spec_digest"]
+            ):
+                diff["before"]["spec"] = spec_without_rootfs(before.get("spec") or {})
+                diff["after"]["spec"] = spec
+            result["diff"] = diff
+        return result
+
+    def finish(self, result: Dict[str, Any]) -> Dict[str, Any]:
+        """Fill ``result["container"]`` with the container as containerd now reports it."""
+        if not self.check_mode and self.request.state != "absent":
+            result["container"] = self.public(self.observe())
+        return result
+
+
+def manage_container(module: Any) -> Dict[str, Any]:
+    """containerd_container: converge one container; returns the module result."""
+    params = module.params
+    request = ContainerRequest(params, params.get("namespace") or DEFAULT_NAMESPACE)
+    access = access_from_params(params)
+    view = ContainerdView(client_from_params(module))
+    return ContainerManager(module, request, view, access).run()
+
+
+def container_info(module: Any) -> Dict[str, Any]:
+    params = module.params
+    client = client_from_params(module)
+    names = params.get("name") or client.container_ids()
+    tasks = client.tasks()
+    containers = []
+    for name in names:
+        info = client.container(name)
+        if info is None:
+            continue
+        task = tasks.get(name)
+        identity = actual_identity(info)
+        status = status_of(task)
+        containers.append(
+            {
+                "name": name,
+                "image": identity["image"] or None,
+                "image_digest": identity["image_digest"],
+                "status": status,
+                "pid": (task or {}).get("pid") if status == "running" else None,
+                "runtime": identity["runtime"],
+                "labels": info["labels"],
+                "restart_policy": identity["restart_policy"],
+                "spec_digest": identity["spec_digest"],
+                "managed": LABEL_SPEC_DIGEST in info["labels"],
+                "created_at": info.get("created_at"),
+            }
+        )
+    return {"changed": False, "containers": containers}
