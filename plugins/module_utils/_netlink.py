@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ansible_collections.ocistack.engine.plugins.module_utils import _netns
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import Difference, compare
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError, OptionError, ToolError
-from ansible_collections.ocistack.engine.plugins.module_utils._netns import NETNS_DIR
 
 try:
     from pyroute2 import IPRoute, NetlinkError, NetNS
@@ -48,6 +48,8 @@ __all__ = [
     "veth_name_for",
 ]
 
+# The path this module reports; /var/run is /run on every systemd host, where _netns makes them.
+NETNS_DIR = "/var/run/netns"
 IFNAMSIZ = 15  # the kernel's limit on interface names (16 bytes with the terminating NUL)
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-@+]+$")
 _NETNS_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -254,7 +256,7 @@ def list_netns() -> List[str]:
 
 
 def netns_path(name: str) -> str:
-    return _netns.netns_path(name)
+    return os.path.join(NETNS_DIR, name)
 
 
 class LinkTable:
