@@ -74,6 +74,7 @@ def _requests(params: Mapping[str, Any]) -> List[ContainerRequest]:
     check_defaults(params.get("defaults") or {})
     requests: List[ContainerRequest] = []
     seen: Dict[str, int] = {}
+    ports: Dict[Tuple[int, str], int] = {}
     for index, item in enumerate(params.get("containers") or []):
         where = f"containers[{index}]"
         validated = item_params(item, params.get("defaults") or {}, where)
@@ -87,6 +88,14 @@ def _requests(params: Mapping[str, Any]) -> List[ContainerRequest]:
                 f"{where}.name", f"{request.name} is also containers[{seen[request.name]}]; container names are unique"
             )
         seen[request.name] = index
+        for port in request.ports if request.state != "absent" else []:
+            key = (port["hostPort"], port["protocol"])
+            if key in ports:
+                raise OptionError(
+                    f"{where}.published_ports",
+                    f"({request.name}) host port {key[0]}/{key[1]} is also published by containers[{ports[key]}]",
+                )
+            ports[key] = index
         requests.append(request)
     return requests
 

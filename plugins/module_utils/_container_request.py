@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ocistack.engine.plugins.module_utils._cni import (
     DEFAULT_CNI_BIN_DIRS,
     DEFAULT_CNI_CONF_DIR,
+    CniNetwork,
     load_cni_network,
     netns_name,
+    parse_published_ports,
 )
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import NAME_RE, validate_platform, validate_reference
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
+from ansible_collections.ocistack.engine.plugins.module_utils._etc_files import container_hostname, validate_dns
+from ansible_collections.ocistack.engine.plugins.module_utils._host_tools import LOG_DRIVER, STATE_ROOT
+from ansible_collections.ocistack.engine.plugins.module_utils._log_driver import (
+    JOURNAL_SOCKET,
+    log_uri,
+    validate_log_options,
+)
 from ansible_collections.ocistack.engine.plugins.module_utils._netns import NETNS_DIR
 from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import build_spec
-from ansible_collections.ocistack.engine.plugins.module_utils._server import RUNTIME_RE, available_runtimes
-from ansible_collections.ocistack.engine.plugins.module_utils._units import normalize_signal
+from ansible_collections.ocistack.engine.plugins.module_utils._server import (
+    RUNC_SHIM,
+    Runtime,
+    cgroup_driver,
+    resolve_runtime,
+)
+from ansible_collections.ocistack.engine.plugins.module_utils._units import normalize_signal, parse_bytes
 
 __all__ = [
     "actual_identity",
@@ -33,6 +48,11 @@ __all__ = [
     "LABEL_IMAGE",
     "LABEL_IMAGE_DIGEST",
     "LABEL_NETWORK",
+    "LABEL_RUNTIME_OPTIONS",
+    "LABEL_RUNTIME",
+    "LABEL_RESTART_LOGURI",
+    "LABEL_PORTS",
+    "LABEL_LOG",
     "LABEL_PREFIX",
     "LABEL_RESTART_POLICY",
     "LABEL_RESTART_STATUS",
@@ -40,6 +60,7 @@ __all__ = [
     "LABEL_SPEC_DIGEST",
     "LABEL_STOP_SIGNAL",
     "LABEL_STOP_TIMEOUT",
+    "container_state_dir",
     "spec_without_rootfs",
     "status_of",
     "user_labels",
@@ -81,11 +102,18 @@ CONTAINER_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "recreate": {"type": "bool", "default": False},
     "stop_signal": {"type": "str", "default": "SIGTERM"},
     "stop_timeout": {"type": "int", "default": 10},
+    "published_ports": {"type": "list", "elements": "str"},
+    "log_driver": {"type": "str", "choices": ["journald", "file", "none"]},
+    "log_options": {"type": "dict"},
+    "dns_servers": {"type": "list", "elements": "str"},
+    "dns_search_domains": {"type": "list", "elements": "str"},
+    "dns_options": {"type": "list", "elements": "str"},
+    "etc_hosts": {"type": "dict"},
 }
+# state stopped needs an image only to create a missing container (checked when it is missing).
 CONTAINER_REQUIRED_IF: List[Tuple[str, str, List[str]]] = [
     ("state", "started", ["image"]),
     ("state", "present", ["image"]),
-    ("state", "stopped", ["image"]),
 ]
 
 # Labels this collection puts on the containers it creates: drift is decided by these identities.
@@ -97,10 +125,16 @@ LABEL_SNAPSHOT = LABEL_PREFIX + "snapshot"
 LABEL_STOP_TIMEOUT = LABEL_PREFIX + "stop-timeout"
 LABEL_NETWORK = LABEL_PREFIX + "network"
 LABEL_CNI_CONF_DIR = LABEL_PREFIX + "cni-conf-dir"
+LABEL_RUNTIME = LABEL_PREFIX + "runtime"
+LABEL_PORTS = LABEL_PREFIX + "published-ports"
+LABEL_LOG = LABEL_PREFIX + "log"
+# "pending": created without its runtime options (ctr sets them only when it starts the task too).
+LABEL_RUNTIME_OPTIONS = LABEL_PREFIX + "runtime-options"
 # containerd's own: the restart monitor keeps a task whose status label says "running" running
 # (1.6 knows only this label; 1.7+ also reads the policy label).
 LABEL_RESTART_STATUS = "containerd.io/restart.status"
 LABEL_RESTART_POLICY = "containerd.io/restart.policy"
+LABEL_RESTART_LOGURI = "containerd.io/restart.loguri"
 # ctr and containerd's restart monitor read the stop signal from this image-config label.
 LABEL_STOP_SIGNAL = "io.containerd.image.config.stop-signal"
 
@@ -129,9 +163,8 @@ class ContainerRequest:
         self.state = params["state"]
         self.platform = validate_platform(params.get("platform"))
         self.image = None if params.get("image") is None else validate_reference(params["image"], "image")
-        if self.state != "absent" and not self.image:
+        if self.state in ("started", "present") and not self.image:
             raise OptionError("image", f"state {self.state} needs image, the reference to run")
-        self.runtime = params.get("runtime") or "io.containerd.runc.v2"
         self.restart_policy = params.get("restart_policy") or "no"
         if self.restart_policy != "no" and self.state == "present":
             raise OptionError(
@@ -150,33 +183,43 @@ class ContainerRequest:
                     "labels",
                     f"label key {key!r} is empty, contains '=' or is reserved ({', '.join(_MANAGED_LABEL_PREFIXES)})",
                 )
+        self.network = params.get("network") or "none"
         self.cni_config: Dict[str, Any] = {}
         self.cni_bin_dirs = list(params.get("cni_bin_dirs") or DEFAULT_CNI_BIN_DIRS)
-        if params.get("network") != "cni" and params.get("cni_network"):
+        if self.network != "cni" and params.get("cni_network"):
             raise OptionError("cni_network", "is only used with network: cni; set network: cni or drop cni_network")
-        if self.state != "absent" and params.get("network") == "cni":
+        self.ports = parse_published_ports(params.get("published_ports"))
+        if self.ports and self.network != "cni":
+            raise OptionError(
+                "published_ports",
+                f"network {self.network} cannot publish ports: "
+                + (
+                    "the container shares the host's network, so its ports are the host's already"
+                    if self.network == "host"
+                    else "the container has only loopback; use network: cni (CNI's portmap publishes them)"
+                ),
+            )
+        self.dns = validate_dns(params)
+        if self.network == "host" and any(value is not None for value in self.dns.values()):
+            given = sorted(key for key, value in self.dns.items() if value is not None)
+            raise OptionError(given[0], "network host uses the host's resolv.conf and hosts; drop it or use cni/none")
+        self.hostname = container_hostname(self.name, params.get("hostname"))
+        self.log_driver = params.get("log_driver") or default_log_driver()
+        self.log_options = validate_log_options(self.log_driver, params.get("log_options"), parse_bytes)
+        self.state_dir = container_state_dir(namespace, self.name)
+        self.runtime_name = params.get("runtime") or RUNC_SHIM
+        self.runtime = Runtime(self.runtime_name, self.runtime_name, None)
+        self.cgroup_driver = "cgroupfs"
+        if self.state != "absent" and self.network == "cni":
             conf_dir = params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
             self.cni_config = load_cni_network(conf_dir, params.get("cni_network"))
+            CniNetwork(self.cni_config, self.cni_bin_dirs, self.ports).check_ports()
         if self.state != "absent":
-            self._validate_runtime()
+            self.runtime = resolve_runtime(self.runtime_name)
+            self.cgroup_driver = cached_cgroup_driver() if self.runtime.shim == RUNC_SHIM else "cgroupfs"
             self._validate_mount_sources()
             # Every spec option is checked now, before any pull: an image config with a command stands in.
             self.build(namespace, {"Cmd": ["/bin/true"]})
-
-    def _validate_runtime(self) -> None:
-        match = RUNTIME_RE.match(self.runtime)
-        if not match:
-            raise OptionError(
-                "runtime",
-                f"{self.runtime!r} is not a runtime name; use io.containerd.<name>.<version> "
-                "such as io.containerd.runc.v2",
-            )
-        if self.runtime not in available_runtimes():
-            raise OptionError(
-                "runtime",
-                f"unknown runtime {self.runtime}: no containerd-shim-{match.group(1)}-{match.group(2)} on the host; "
-                f"install its shim or choose one of {', '.join(available_runtimes()) or 'none found'}",
-            )
 
     def _validate_mount_sources(self) -> None:
         for index, mount in enumerate(self.params.get("mounts") or []):
@@ -204,25 +247,66 @@ class ContainerRequest:
             "env": params.get("env"),
             "cwd": params.get("working_dir"),
             "user": params.get("user"),
-            "hostname": params.get("hostname"),
-            "mounts": params.get("mounts"),
+            "hostname": None if self.network == "host" else self.hostname,
+            "mounts": self.mounts(),
             "memory": params.get("memory"),
             "cpus": params.get("cpus"),
             "pids_limit": params.get("pids_limit"),
             "rootfs_path": "rootfs",
-            "cgroups_path": f"/{namespace}/{self.name}",
+            "cgroups_path": self.cgroups_path(namespace),
         }
+        if any(value is not None for value in self.dns.values()):
+            # In the spec, so that a change of them changes its digest (and recreates the container).
+            options["annotations"] = {LABEL_PREFIX + "dns": json.dumps(self.dns, sort_keys=True)}
         # A cgroup namespace of its own: the spec mounts /sys/fs/cgroup, and on a cgroup v1 host whose
         # containerd itself runs in a container (a nested host) the host's cgroup paths cannot be
         # mounted ("stat /sys/fs/default/<name>: no such file"). Private is also dockerd's v2 default.
         namespaces: List[Dict[str, str]] = [{"type": ns} for ns in ("pid", "ipc", "uts", "mount", "cgroup")]
-        network = params.get("network")
+        network = self.network
         if network == "cni":
             namespaces.append({"type": "network", "path": os.path.join(NETNS_DIR, netns_name(namespace, self.name))})
         elif network != "host":
             namespaces.append({"type": "network"})
         options["namespaces"] = namespaces
         return options
+
+    def cgroups_path(self, namespace: str) -> str:
+        if self.cgroup_driver == "systemd":
+            # runc's systemd driver: slice:prefix:name -> a transient scope <prefix>-<name>.scope in the slice.
+            return f"system.slice:ocistack-{namespace}:{self.name}"
+        return f"/{namespace}/{self.name}"
+
+    def needs_runtime_options(self) -> bool:
+        """ctr passes a runc binary or the systemd cgroup driver to the shim only with ``ctr run``."""
+        return self.runtime.binary is not None or self.cgroup_driver == "systemd"
+
+    def etc_file_mounts(self) -> List[Dict[str, Any]]:
+        """resolv.conf, hosts and hostname: the container's own (its state dir), or the host's with network host."""
+        if self.network == "host":
+            return [
+                {"type": "bind", "source": path, "target": path, "options": ["rbind", "ro"]}
+                for path in ("/etc/resolv.conf", "/etc/hosts")
+                if os.path.exists(path)
+            ]
+        return [
+            {
+                "type": "bind",
+                "source": os.path.join(self.state_dir, name),
+                "target": f"/etc/{name}",
+                "options": ["rbind"],
+            }
+            for name in ETC_FILES
+        ]
+
+    def mounts(self) -> List[Dict[str, Any]]:
+        given = list(self.params.get("mounts") or [])
+        taken = {mount.get("target") for mount in given}
+        return [mount for mount in self.etc_file_mounts() if mount["target"] not in taken] + given
+
+    def log_uri(self) -> Optional[str]:
+        if self.log_driver == "none":
+            return None
+        return log_uri(LOG_DRIVER, self.log_driver, self.log_options)
 
     def network_identity(self) -> str:
         network = self.params.get("network") or "none"
@@ -236,7 +320,29 @@ class ContainerRequest:
         labels = {LABEL_RESTART_STATUS: "running" if running else "stopped"}
         # containerd 1.7+ reads the policy; 1.6 ignores it and restarts whatever is labelled running.
         labels[LABEL_RESTART_POLICY] = self.restart_policy
+        uri = self.log_uri()
+        if uri:
+            # The restart monitor starts the task again with this log URI (else with no IO at all).
+            labels[LABEL_RESTART_LOGURI] = uri
         return labels
+
+
+ETC_FILES = ("resolv.conf", "hosts", "hostname")
+
+
+def container_state_dir(namespace: str, name: str) -> str:
+    return os.path.join(STATE_ROOT, namespace, name)
+
+
+def default_log_driver() -> str:
+    """journald where journald listens (systemd hosts), else one file per container."""
+    return "journald" if os.path.exists(JOURNAL_SOCKET) else "file"
+
+
+@lru_cache(maxsize=1)
+def cached_cgroup_driver() -> str:
+    # One read of containerd's config per module run, however many containers.
+    return cgroup_driver()
 
 
 def status_of(task: Optional[Mapping[str, Any]]) -> str:
@@ -252,12 +358,14 @@ def actual_identity(info: Mapping[str, Any]) -> Dict[str, Any]:
         "image": labels.get(LABEL_IMAGE, info.get("image")),
         "image_digest": labels.get(LABEL_IMAGE_DIGEST),
         "spec_digest": labels.get(LABEL_SPEC_DIGEST),
-        "runtime": info.get("runtime"),
+        "runtime": labels.get(LABEL_RUNTIME, info.get("runtime")),
         "labels": user_labels(labels),
         "restart_policy": labels.get(LABEL_RESTART_POLICY, "no"),
         "stop_signal": labels.get(LABEL_STOP_SIGNAL),
         "stop_timeout": labels.get(LABEL_STOP_TIMEOUT),
         "network": labels.get(LABEL_NETWORK, "none"),
+        "published_ports": [port for port in labels.get(LABEL_PORTS, "").split(",") if port],
+        "log": labels.get(LABEL_LOG, "none"),
     }
 
 

@@ -6,7 +6,9 @@ with what a run has read from containerd shared by every container it handles (C
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -16,18 +18,26 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from ansible_collections.ocistack.engine.plugins.module_utils._cni import (
     DEFAULT_CNI_CONF_DIR,
     CniNetwork,
+    format_ports,
     load_cni_network,
     netns_name,
+    parse_published_ports,
+    rewrite_in_place,
+    write_record,
 )
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import compare
 from ansible_collections.ocistack.engine.plugins.module_utils._container_request import (
     LABEL_CNI_CONF_DIR,
     LABEL_IMAGE,
     LABEL_IMAGE_DIGEST,
+    LABEL_LOG,
     LABEL_NETWORK,
+    LABEL_PORTS,
     LABEL_PREFIX,
     LABEL_RESTART_POLICY,
     LABEL_RESTART_STATUS,
+    LABEL_RUNTIME,
+    LABEL_RUNTIME_OPTIONS,
     LABEL_SNAPSHOT,
     LABEL_SPEC_DIGEST,
     LABEL_STOP_SIGNAL,
@@ -44,6 +54,20 @@ from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
     client_from_params,
 )
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError, ToolError
+from ansible_collections.ocistack.engine.plugins.module_utils._etc_files import (
+    RESOLVED_UPSTREAM,
+    render_hostname,
+    render_hosts,
+    render_resolv_conf,
+)
+from ansible_collections.ocistack.engine.plugins.module_utils._host_tools import ensure_boot_unit, ensure_tools
+from ansible_collections.ocistack.engine.plugins.module_utils._log_driver import (
+    DEFAULT_LOG_DIR,
+    file_log_path,
+    log_identity,
+    read_file_logs,
+    read_journal_logs,
+)
 from ansible_collections.ocistack.engine.plugins.module_utils._netns import (
     NETNS_DIR,
     create_netns,
@@ -238,6 +262,8 @@ class ContainerManager:
             "spec_digest": identity["spec_digest"],
             "network": identity["network"],
             "addresses": self._addresses(identity["network"]),
+            "published_ports": identity["published_ports"],
+            "log_driver": identity["log"].split(":", 1)[0],
         }
 
     def _addresses(self, network: str) -> List[str]:
@@ -279,12 +305,14 @@ class ContainerManager:
             "image": request.image,
             "image_digest": image["digest"] if image else "(to be pulled)",
             "spec_digest": "(from the pulled image)",
-            "runtime": request.runtime,
+            "runtime": request.runtime_name,
             "labels": request.labels,
             "restart_policy": request.restart_policy,
             "stop_signal": request.stop_signal,
             "stop_timeout": str(request.stop_timeout),
             "network": request.network_identity(),
+            "published_ports": format_ports(request.ports),
+            "log": log_identity(request.log_driver, request.log_options),
         }
         spec = None
         if image is not None:
@@ -336,9 +364,16 @@ class ContainerManager:
         snapshot = info["labels"].get(LABEL_SNAPSHOT)
         if snapshot:
             self.client.remove_snapshot(snapshot)
-        network = info["labels"].get(LABEL_NETWORK, "")
+        labels = info["labels"]
+        network = labels.get(LABEL_NETWORK, "")
         if network.startswith("cni:"):
-            self._teardown_cni(network[len("cni:") :], info["labels"].get(LABEL_CNI_CONF_DIR))
+            ports = parse_published_ports([port for port in labels.get(LABEL_PORTS, "").split(",") if port])
+            self._teardown_cni(network[len("cni:") :], labels.get(LABEL_CNI_CONF_DIR), ports)
+        # Its resolv.conf, hosts, hostname and CNI record, and its log files: gone with it, as docker does.
+        shutil.rmtree(self.request.state_dir, ignore_errors=True)
+        for path in glob.glob(file_log_path(DEFAULT_LOG_DIR, self.client.namespace, name) + "*"):
+            with suppress(OSError):
+                os.unlink(path)
         self.view.forget(name)
 
     def _netns(self) -> Tuple[str, str]:
@@ -348,7 +383,7 @@ class ContainerManager:
     def _cni_container_id(self) -> str:
         return f"{self.client.namespace}-{self.request.name}"
 
-    def _teardown_cni(self, network: str, conf_dir: Optional[str] = None) -> None:
+    def _teardown_cni(self, network: str, conf_dir: Optional[str] = None, ports: Sequence[Any] = ()) -> None:
         netns, path = self._netns()
         # The config dir used at creation (a label) wins: removal needs no network options.
         conf_dir = conf_dir or self.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
@@ -359,7 +394,7 @@ class ContainerManager:
             self.module.warn(f"CNI network {network} has no config in {conf_dir} any more; skipped its DEL")
         else:
             if os.path.exists(path):
-                CniNetwork(self.module, config, self.request.cni_bin_dirs).delete(self._cni_container_id(), path)
+                CniNetwork(config, self.request.cni_bin_dirs, ports).delete(self._cni_container_id(), path)
         delete_netns(netns)
 
     def _prepare_rootfs(self, snapshot_key: str, parent: str) -> List[Dict[str, Any]]:
@@ -403,12 +438,20 @@ class ContainerManager:
         if request.restart_policy != "no":
             labels[LABEL_RESTART_POLICY] = request.restart_policy
         labels[LABEL_NETWORK] = identity["network"]
+        labels[LABEL_RUNTIME] = request.runtime_name
+        labels[LABEL_LOG] = identity["log"]
+        if request.ports:
+            labels[LABEL_PORTS] = ",".join(identity["published_ports"])
+        if request.needs_runtime_options() and not start:
+            labels[LABEL_RUNTIME_OPTIONS] = "pending"
         if request.cni_config:
             labels[LABEL_CNI_CONF_DIR] = self.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
+        self._install_host_tools()
+        addresses: List[str] = []
         cni = None
         if request.cni_config:
             netns, path = self._netns()
-            cni = CniNetwork(self.module, request.cni_config, request.cni_bin_dirs)
+            cni = CniNetwork(request.cni_config, request.cni_bin_dirs, request.ports)
             cni.check_plugins()
             create_netns(netns)
             try:
@@ -417,8 +460,32 @@ class ContainerManager:
                 delete_netns(netns)
                 self.client.remove_snapshot(snapshot_key)
                 raise
+            addresses = [str(ip["address"]) for ip in (self.cni_result or {}).get("ips") or [] if ip.get("address")]
         try:
-            self.client.create_container(request.name, full_spec, labels, request.runtime, start=start)
+            self._write_etc_files(addresses)
+            if request.cni_config:
+                write_record(
+                    request.state_dir,
+                    {
+                        "netns": self._netns()[0],
+                        "cni_id": self._cni_container_id(),
+                        "config": request.cni_config,
+                        "bin_dirs": request.cni_bin_dirs,
+                        "ports": request.ports,
+                        "hostname": request.hostname,
+                        "etc_hosts": request.dns["etc_hosts"],
+                    },
+                )
+            self.client.create_container(
+                request.name,
+                full_spec,
+                labels,
+                request.runtime.shim,
+                start=start,
+                log_uri=request.log_uri(),
+                runc_binary=request.runtime.binary,
+                systemd_cgroup=request.cgroup_driver == "systemd",
+            )
         except Exception:
             if start:
                 # The container may exist with a task that failed: leave nothing that points at the snapshot.
@@ -431,8 +498,28 @@ class ContainerManager:
         # What containerd stores is what we just wrote: no need to read it back.
         self.view.remember(
             request.name,
-            {"id": request.name, "labels": labels, "image": "", "runtime": request.runtime, "spec": full_spec},
+            {"id": request.name, "labels": labels, "image": "", "runtime": request.runtime.shim, "spec": full_spec},
         )
+
+    def _install_host_tools(self) -> None:
+        """The log driver and, for CNI containers on systemd hosts, the boot-time network restore."""
+        ensure_tools()
+        if self.request.cni_config:
+            ensure_boot_unit()
+
+    def _write_etc_files(self, addresses: Sequence[str]) -> None:
+        request = self.request
+        if request.network == "host":
+            return
+        os.makedirs(request.state_dir, mode=0o755, exist_ok=True)
+        host_resolv = _read_text("/etc/resolv.conf")
+        files = {
+            "resolv.conf": render_resolv_conf(request.dns, host_resolv, _read_text(RESOLVED_UPSTREAM) or None),
+            "hosts": render_hosts(request.hostname, addresses, request.dns["etc_hosts"]),
+            "hostname": render_hostname(request.hostname),
+        }
+        for name, text in files.items():
+            rewrite_in_place(os.path.join(request.state_dir, name), text)
 
     def start(self, has_task: bool, started: bool = False) -> None:
         """Start the task (unless ``started`` by create), then hand it to the restart monitor if asked."""
@@ -441,7 +528,7 @@ class ContainerManager:
             if has_task:
                 # An exited task keeps its id until deleted; a new one cannot start before that.
                 self.client.delete_task(name)
-            self.client.start_task(name)
+            self.client.start_task(name, self.request.log_uri())
             self.view.forget(name)
         restart = self.request.restart_labels(True)
         if restart:
@@ -472,6 +559,14 @@ class ContainerManager:
                 result["diff"] = {"before": before_view or {}, "after": {}}
             return result
 
+        if request.image is None:
+            # state stopped with only a name: hold down what is there, compare nothing else.
+            if before is None:
+                raise OptionError(
+                    "image", f"{request.name} does not exist; state stopped creates it, which needs image"
+                )
+            return self._hold_stopped(before, before_view, result)
+
         image = self.resolve_image()
         identity, spec = self.desired(image)
         difference = compare(identity, None if before is None else actual_identity(before))
@@ -480,6 +575,13 @@ class ContainerManager:
             # The named netns is gone (a reboot empties /run/netns): the container cannot start without it.
             recreate = True
         wanted_status = {"started": "running", "stopped": "stopped", "present": None}[request.state]
+        if (
+            before is not None
+            and wanted_status == "running"
+            and before["labels"].get(LABEL_RUNTIME_OPTIONS) == "pending"
+        ):
+            # Created without its runtime options (state present or stopped): only ctr run gives them.
+            recreate = True
 
         # After a create the container is exactly what create() wrote: no task, no restart status label.
         current = before
@@ -539,6 +641,8 @@ class ContainerManager:
                     "spec_digest": identity["spec_digest"],
                     "network": identity["network"],
                     "addresses": [],
+                    "published_ports": identity["published_ports"],
+                    "log_driver": request.log_driver,
                 }
             result["container"] = preview
         elif observe_after:
@@ -555,6 +659,27 @@ class ContainerManager:
                 diff["before"]["spec"] = spec_without_rootfs(before.get("spec") or {})
                 diff["after"]["spec"] = spec
             result["diff"] = diff
+        return result
+
+    def _hold_stopped(
+        self, before: Mapping[str, Any], before_view: Dict[str, Any], result: Dict[str, Any]
+    ) -> Dict[str, Any]:
+        name = self.request.name
+        if before["status"] == "running":
+            self.actions.append("stop")
+            if not self.check_mode:
+                self.stop(before)
+                self.view.forget(name)
+        elif before["labels"].get(LABEL_RESTART_STATUS) == "running":
+            self.actions.append("hold stopped")
+            if not self.check_mode:
+                self.client.set_container_labels(name, {LABEL_RESTART_STATUS: "stopped"})
+                self.view.forget(name)
+        result.update(changed=bool(self.actions), actions=self.actions)
+        if self.check_mode:
+            result["container"] = {**(self.public(before) or {}), "status": "stopped"}
+        if self.module._diff:
+            result["diff"] = {"before": before_view, "after": {**before_view, "status": "stopped"}}
         return result
 
     def finish(self, result: Dict[str, Any]) -> Dict[str, Any]:
@@ -599,6 +724,29 @@ def container_info(module: Any) -> Dict[str, Any]:
                 "spec_digest": identity["spec_digest"],
                 "managed": LABEL_SPEC_DIGEST in info["labels"],
                 "created_at": info.get("created_at"),
+                "published_ports": identity["published_ports"],
+                "log_driver": identity["log"].split(":", 1)[0],
             }
         )
+        lines = params.get("log_lines")
+        if lines:
+            containers[-1]["logs"] = container_logs(client.namespace, name, identity["log"], int(lines))
     return {"changed": False, "containers": containers}
+
+
+def container_logs(namespace: str, name: str, log_identity_label: str, lines: int) -> List[str]:
+    """A container's last ``lines`` log lines, oldest first, from where its log driver keeps them."""
+    driver = log_identity_label.split(":", 1)[0]
+    if driver == "journald":
+        return read_journal_logs(namespace, name, lines)
+    if driver == "file":
+        return read_file_logs(DEFAULT_LOG_DIR, namespace, name, lines)
+    return []
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return ""

@@ -559,19 +559,29 @@ class Ctr:
         spec: Mapping[str, Any],
         labels: Mapping[str, str],
         runtime: str,
+        *,
         start: bool = False,
+        log_uri: Optional[str] = None,
+        runc_binary: Optional[str] = None,
+        systemd_cgroup: bool = False,
     ) -> None:
         """``ctr containers create --config``: the spec is exactly what _oci_spec built.
 
         With ``start``, ``ctr run --detach --config`` creates the container and starts its task in
-        one ctr process instead of two (the same spec and labels; IO to /dev/null as start_task).
+        one ctr process instead of two, its output to ``log_uri`` (none: /dev/null). Only that
+        form takes the runc shim's options (``runc_binary``, ``systemd_cgroup``): ctr stores them
+        with the container, so every later start of its task (the restart monitor's too) uses them.
         """
         handle, path = tempfile.mkstemp(prefix="ocistack-spec-", suffix=".json", dir=self._tmp_root())
         try:
             with os.fdopen(handle, "w") as fh:
                 json.dump(spec, fh)
             if start:
-                args = ["run", "--detach", "--null-io", "--config", path]
+                args = ["run", "--detach", *_io_args(log_uri), "--config", path]
+                if runc_binary:
+                    args += ["--runc-binary", runc_binary]
+                if systemd_cgroup:
+                    args.append("--runc-systemd-cgroup")
                 what = f"creating and starting container {container_id}"
             else:
                 args = ["containers", "create", "--config", path]
@@ -585,8 +595,8 @@ class Ctr:
         pairs = [f"{key}={value}" for key, value in labels.items()]
         self.run(["containers", "label", container_id, *pairs], what=f"labelling container {container_id}")
 
-    def start_task(self, container_id: str) -> None:
-        self.run(["tasks", "start", "--detach", "--null-io", container_id], what=f"starting {container_id}")
+    def start_task(self, container_id: str, log_uri: Optional[str] = None) -> None:
+        self.run(["tasks", "start", "--detach", *_io_args(log_uri), container_id], what=f"starting {container_id}")
 
     def kill_task(self, container_id: str, signal: str = "SIGTERM", all_processes: bool = False) -> None:
         args = ["tasks", "kill", "--signal", signal]
@@ -613,6 +623,10 @@ class Ctr:
     def _tmp_root(self) -> Optional[str]:
         tmpdir = getattr(self.module, "tmpdir", None)
         return tmpdir if tmpdir and os.path.isdir(tmpdir) else None
+
+
+def _io_args(log_uri: Optional[str]) -> List[str]:
+    return ["--log-uri", log_uri] if log_uri else ["--null-io"]
 
 
 def _label_args(labels: Mapping[str, str], flag: Optional[str] = None) -> List[str]:

@@ -4,16 +4,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 from functools import lru_cache
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import compare
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import NAME_RE, client_from_params
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
+# What the runtimes role registers: {name: {runtime_type, options: {BinaryName}}} (the CRI handlers).
+REGISTERED_RUNTIMES_FILE = "/etc/containerd/ocistack-runtimes.json"
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+RUNC_SHIM = "io.containerd.runc.v2"
+
 __all__ = [
+    "REGISTERED_RUNTIMES_FILE",
+    "Runtime",
+    "cgroup_driver",
+    "resolve_runtime",
     "available_runtimes",
     "manage_namespace",
     "RUNTIME_RE",
@@ -114,3 +125,78 @@ def _runtimes_on_path(path: str) -> Tuple[str, ...]:
 
 _SHIM_RE = re.compile(r"^containerd-shim-([a-z0-9]+)-(v[0-9]+)$")
 RUNTIME_RE = re.compile(r"^io\.containerd\.([a-z0-9]+)\.(v[0-9]+)$")
+
+
+class Runtime(NamedTuple):
+    """A container's runtime: the shim containerd starts and, for the runc shim, the OCI runtime binary."""
+
+    name: str
+    shim: str
+    binary: Optional[str]
+
+
+def _registered_runtimes(path: str = REGISTERED_RUNTIMES_FILE) -> Dict[str, Any]:
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def resolve_runtime(name: str, registered_file: str = REGISTERED_RUNTIMES_FILE) -> Runtime:
+    """``runc``, ``crun``, ``runsc``, a handler the runtimes role registered, or a shim name -> Runtime.
+
+    An unknown name fails with the list of what this host has.
+    """
+    shims = available_runtimes()
+    registered = _registered_runtimes(registered_file)
+    match = RUNTIME_RE.match(name)
+    if match:
+        if name not in shims:
+            raise OptionError(
+                "runtime",
+                f"unknown runtime {name}: no containerd-shim-{match.group(1)}-{match.group(2)} on the host; "
+                f"install its shim or choose one of {', '.join(known_runtimes(shims, registered)) or 'none found'}",
+            )
+        return Runtime(name, name, None)
+    handler = registered.get(name)
+    if isinstance(handler, dict) and handler.get("runtime_type"):
+        shim = str(handler["runtime_type"])
+        binary = (handler.get("options") or {}).get("BinaryName") if shim == RUNC_SHIM else None
+        return Runtime(name, shim, str(binary) if binary else None)
+    if name == "runc" and RUNC_SHIM in shims:
+        return Runtime(name, RUNC_SHIM, None)
+    if name == "crun" and RUNC_SHIM in shims and shutil.which("crun"):
+        return Runtime(name, RUNC_SHIM, shutil.which("crun"))
+    raise OptionError(
+        "runtime",
+        f"unknown runtime {name!r}; this host has {', '.join(known_runtimes(shims, registered)) or 'none'} "
+        "(crun and runsc are registered by the ocistack.engine.runtimes role)",
+    )
+
+
+def known_runtimes(shims: List[str], registered: Dict[str, Any]) -> List[str]:
+    names = ["runc"] if RUNC_SHIM in shims else []
+    names += sorted(name for name in registered if name not in names)
+    if "crun" not in names and RUNC_SHIM in shims and shutil.which("crun"):
+        names.append("crun")
+    return names + shims
+
+
+_SYSTEMD_CGROUP_RE = re.compile(r"^\s*SystemdCgroup\s*=\s*(true|false)\s*$", re.MULTILINE)
+
+
+def cgroup_driver(config_path: str = CONTAINERD_CONFIG) -> str:
+    """The cgroup driver containerd's runc runtime uses here: its config's SystemdCgroup, else the host's.
+
+    Without a setting, systemd where systemd runs the host (what the containerd role picks too).
+    """
+    try:
+        with open(config_path) as handle:
+            found = _SYSTEMD_CGROUP_RE.findall(handle.read())
+    except OSError:
+        found = []
+    if found:
+        return "systemd" if found[0] == "true" else "cgroupfs"
+    return "systemd" if os.path.isdir("/run/systemd/system") else "cgroupfs"

@@ -31,8 +31,10 @@ options:
     description:
       - V(started) creates the container if needed and makes sure its task runs.
       - V(present) creates it but does not start or stop it.
-      - V(stopped) creates it if needed and makes sure its task is not running.
-      - V(absent) stops and removes it (and its root filesystem snapshot).
+      - V(stopped) makes sure its task is not running. With only O(name) it stops what is there and compares
+        nothing else; with O(image) it also creates a missing container (stopped) and recreates a drifted one.
+      - V(absent) stops and removes it (and its root filesystem snapshot, its C(/etc) files and its log file).
+      - V(stopped) and V(absent) need only O(name).
     type: str
     choices: [started, present, stopped, absent]
     default: started
@@ -81,7 +83,8 @@ options:
     type: str
   hostname:
     description:
-      - Host name inside the container.
+      - Host name inside the container; its O(name) by default (made a valid host name). Ignored with
+        O(network=host), where the container sees the host's.
     type: str
   network:
     description:
@@ -91,9 +94,63 @@ options:
         network O(cni_network) (C(ADD) on create, C(DEL) on removal). The namespace outlives the task, so the
         restart monitor restarts the task in the same network; after a reboot empties C(/run/netns) the next
         run of the module recreates the container.
+      - Every container with a network of its own (V(none), V(cni)) gets its own C(/etc/resolv.conf) (the host's
+        name servers, search domains and options, loopback servers left out as docker does, see O(dns_servers)),
+        C(/etc/hosts) (localhost and its host name on its address, plus O(etc_hosts)) and C(/etc/hostname),
+        kept in C(/var/lib/ocistack/containers/<namespace>/<name>/) and bind-mounted. V(host) mounts the host's
+        C(/etc/resolv.conf) and C(/etc/hosts) read-only.
+      - After a reboot a V(cni) container's network namespace is set up again before containerd starts, by the
+        boot unit C(ocistack-cni-restore.service) that the module installs on systemd hosts, so the restart
+        monitor starts its task again with no Ansible run (published ports included).
     type: str
     choices: [none, host, cni]
     default: none
+  published_ports:
+    description:
+      - Ports of the host forwarded to the container, as C([ip:]hostPort:containerPort[/tcp|udp]) (V(tcp) by
+        default), for example V(8080:80) or V(127.0.0.1:5353:53/udp). They answer on the host's addresses
+        (from other machines too), through the CNI network's C(portmap) plugin, so they need O(network=cni) and a
+        network with a plugin that has the C(portMappings) capability (the cni role's default network has one).
+      - A change recreates the container; the old ports stop answering.
+    type: list
+    elements: str
+  log_driver:
+    description:
+      - Where the container's standard output and error go. V(journald) (the default where journald runs):
+        one journal entry per line, with the fields C(CONTAINER_NAME), C(CONTAINER_ID) (both the container's
+        name) and C(CONTAINERD_NAMESPACE), so C(journalctl CONTAINER_NAME=web) shows them.
+        V(file) (the default elsewhere): C(/var/log/ocistack/containers/<namespace>/<name>.log), rotated per
+        O(log_options). V(none) sends them to C(/dev/null).
+      - Lines go through the small log driver program the module installs at
+        C(/usr/local/lib/ocistack/bin/ocistack-log-driver) (containerd's C(binary://) log URI); the restart
+        monitor starts the task again with the same driver, so logs go on across restarts.
+      - A change recreates the container.
+    type: str
+    choices: [journald, file, none]
+  log_options:
+    description:
+      - With O(log_driver=file) only. C(max_size) (bytes or V(10m) style, default V(10m)) and C(max_files)
+        (how many files in all, the current one included, default V(3)).
+    type: dict
+  dns_servers:
+    description:
+      - Name servers (IP addresses) for the container's C(/etc/resolv.conf), instead of the host's.
+    type: list
+    elements: str
+  dns_search_domains:
+    description:
+      - Search domains of the container's C(/etc/resolv.conf), instead of the host's.
+    type: list
+    elements: str
+  dns_options:
+    description:
+      - Resolver options (V(ndots:2), V(edns0), ...) of the container's C(/etc/resolv.conf), instead of the host's.
+    type: list
+    elements: str
+  etc_hosts:
+    description:
+      - More lines of the container's C(/etc/hosts), as a dict of host name to IP address.
+    type: dict
   cni_network:
     description:
       - Name of the CNI network (the C(name) of a conflist in O(cni_conf_dir)) for O(network=cni); the first
@@ -136,8 +193,18 @@ options:
     default: 'no'
   runtime:
     description:
-      - containerd runtime (shim) name, for example V(io.containerd.runc.v2) or V(io.containerd.runsc.v1).
-        Its shim binary (C(containerd-shim-<name>-<version>)) must be installed.
+      - The OCI runtime. V(runc), V(crun), V(runsc) or any other handler that the M(ocistack.engine.runtimes) role
+        registered (C(/etc/containerd/ocistack-runtimes.json)) run through containerd's runc v2 shim with that
+        runtime's binary; V(crun) is also found on the PATH without the role.
+      - Or a containerd runtime (shim) name such as V(io.containerd.runc.v2); its shim binary
+        (C(containerd-shim-<name>-<version>)) must be installed.
+      - An unknown name fails with the list of what the host has. A change recreates the container.
+      - Where containerd's runc runtime uses the systemd cgroup driver (C(SystemdCgroup) in its config, which the
+        containerd role sets on systemd hosts, or no setting on a systemd host), the task runs in the systemd
+        scope C(ocistack-<namespace>-<name>.scope) under C(system.slice); elsewhere in the cgroup
+        C(/<namespace>/<name>).
+      - ctr passes a runtime binary and the systemd cgroup driver to the shim only when it starts the task too;
+        a container created with O(state=present) or O(state=stopped) is created again when it is first started.
     type: str
     default: io.containerd.runc.v2
   pull:
@@ -185,7 +252,7 @@ attributes:
 notes:
   - The container's process gets the minimal capability set of the collection's spec builder, and namespaces of
     its own (pid, ipc, uts, mount, cgroup and, unless O(network=host), network).
-  - The task's standard output and error go to /dev/null.
+  - The task's standard output and error go to the O(log_driver).
 author: ocistack.engine contributors (!UNKNOWN)
 """
 
@@ -203,6 +270,10 @@ EXAMPLES = r"""
       - {type: bind, source: /srv/web, target: /www, options: [ro]}
     network: cni
     cni_network: ocistack
+    published_ports: ["8080:8080"]
+    dns_search_domains: [example.com]
+    etc_hosts:
+      db.internal: 192.0.2.10
     memory: 128m
     cpus: 0.5
     pids_limit: 64
@@ -211,8 +282,15 @@ EXAMPLES = r"""
 - name: Stop it (the restart monitor keeps it down)
   ocistack.engine.containerd_container:
     name: web
-    image: registry.example.com/team/web:1.4
     state: stopped
+
+- name: A worker under crun, its logs in a rotated file
+  ocistack.engine.containerd_container:
+    name: worker
+    image: registry.example.com/team/worker:2.0
+    runtime: crun
+    log_driver: file
+    log_options: {max_size: 20m, max_files: 5}
 
 - name: Remove it
   ocistack.engine.containerd_container:
@@ -255,6 +333,13 @@ container:
       type: str
     network:
       description: V(none), V(host) or V(cni:<network name>).
+      type: str
+    published_ports:
+      description: The published ports, as C(hostPort:containerPort/protocol) (with C(ip:) first when given).
+      type: list
+      elements: str
+    log_driver:
+      description: V(journald), V(file) or V(none).
       type: str
     addresses:
       description: Global addresses (C(ip/prefix)) in the container's network namespace for O(network=cni).

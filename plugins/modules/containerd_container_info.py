@@ -18,6 +18,12 @@ options:
     type: list
     elements: str
     default: []
+  log_lines:
+    description:
+      - Also return each container's last O(log_lines) lines of output as RV(containers[].logs), from where its
+        log driver keeps them (the journal, or its log file). V(0) returns none.
+    type: int
+    default: 0
 extends_documentation_fragment:
   - ocistack.engine._containerd
   - ocistack.engine._attributes
@@ -29,6 +35,13 @@ EXAMPLES = r"""
 - name: What runs in the default namespace
   ocistack.engine.containerd_container_info:
   register: containers
+
+- name: The last 20 lines of the web container
+  ocistack.engine.containerd_container_info:
+    namespace: ocistack
+    name: [web]
+    log_lines: 20
+  register: web
 
 - name: What dockerd runs
   ocistack.engine.containerd_container_info:
@@ -57,6 +70,18 @@ containers:
     pid:
       description: Host PID of the task when running, else null.
       type: int
+    logs:
+      description: The last O(log_lines) lines of the container's output, oldest first (with O(log_lines) only).
+      type: list
+      elements: str
+      returned: when O(log_lines) is more than 0
+    published_ports:
+      description: Its published ports (C(hostPort:containerPort/protocol)).
+      type: list
+      elements: str
+    log_driver:
+      description: V(journald), V(file) or V(none).
+      type: str
     runtime:
       description: The containerd runtime.
       type: str
@@ -89,6 +114,7 @@ def main() -> None:
         argument_spec={
             **CONNECTION_ARGUMENT_SPEC,
             "name": {"type": "list", "elements": "str", "default": []},
+            "log_lines": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )

@@ -29,7 +29,9 @@ options:
       - That is V(name) (required, unique in the list), V(image), V(state), V(command), V(env), V(labels),
         V(mounts), V(user), V(working_dir), V(hostname), V(network), V(cni_network), V(cni_conf_dir),
         V(cni_bin_dirs), V(memory), V(cpus), V(pids_limit), V(restart_policy), V(runtime), V(pull),
-        V(platform), V(recreate), V(stop_signal) and V(stop_timeout), with the same types, choices and defaults.
+        V(platform), V(recreate), V(stop_signal), V(stop_timeout), V(published_ports), V(log_driver),
+        V(log_options), V(dns_servers), V(dns_search_domains), V(dns_options) and V(etc_hosts), with the same
+        types, choices and defaults. An unknown key fails the task before anything changes, naming the key.
       - Containers not in the list are left alone; remove one with V(state=absent).
     type: list
     elements: dict
