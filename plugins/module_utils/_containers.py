@@ -565,7 +565,7 @@ class ContainerManager:
                 raise OptionError(
                     "image", f"{request.name} does not exist; state stopped creates it, which needs image"
                 )
-            return self._hold_stopped(before, before_view, result)
+            return self._hold_stopped(before, before_view, result, observe_after)
 
         image = self.resolve_image()
         identity, spec = self.desired(image)
@@ -662,7 +662,7 @@ class ContainerManager:
         return result
 
     def _hold_stopped(
-        self, before: Mapping[str, Any], before_view: Dict[str, Any], result: Dict[str, Any]
+        self, before: Mapping[str, Any], before_view: Dict[str, Any], result: Dict[str, Any], observe_after: bool
     ) -> Dict[str, Any]:
         name = self.request.name
         if before["status"] == "running":
@@ -678,6 +678,8 @@ class ContainerManager:
         result.update(changed=bool(self.actions), actions=self.actions)
         if self.check_mode:
             result["container"] = {**(self.public(before) or {}), "status": "stopped"}
+        elif observe_after:
+            self.finish(result)
         if self.module._diff:
             result["diff"] = {"before": before_view, "after": {**before_view, "status": "stopped"}}
         return result

@@ -66,9 +66,9 @@ def validate_log_options(driver: str, options: Optional[Mapping[str, Any]], pars
     unknown = sorted(set(options) - {"max_size", "max_files"})
     if unknown:
         raise _option_error("log_options", f"unknown keys {unknown}; the file driver takes max_size and max_files")
-    max_size = parse_bytes(options.get("max_size") or DEFAULT_MAX_SIZE, "log_options")
+    max_size = parse_bytes(options.get("max_size", DEFAULT_MAX_SIZE), "log_options")
     try:
-        max_files = int(options.get("max_files") or DEFAULT_MAX_FILES)
+        max_files = int(options.get("max_files", DEFAULT_MAX_FILES))
     except (TypeError, ValueError):
         raise _option_error("log_options", f"max_files {options.get('max_files')!r} is not a number") from None
     if max_files < 1:
