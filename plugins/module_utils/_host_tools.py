@@ -18,7 +18,8 @@ import importlib
 import os
 import subprocess
 import sys
-from typing import Dict, List
+from functools import lru_cache
+from typing import Dict, Tuple
 
 __all__ = [
     "BOOT_UNIT",
@@ -116,19 +117,21 @@ def _wanted_files() -> Dict[str, tuple]:
     return files
 
 
-def ensure_tools() -> List[str]:
-    """Install or refresh the programs; returns the paths written."""
-    return [path for path, (text, mode) in _wanted_files().items() if _write_if_changed(path, text, mode)]
+@lru_cache(maxsize=1)
+def ensure_tools() -> Tuple[str, ...]:
+    """Install or refresh the programs (once per module run, however many containers); returns the paths written."""
+    return tuple(path for path, (text, mode) in _wanted_files().items() if _write_if_changed(path, text, mode))
 
 
 def systemd_running() -> bool:
     return os.path.isdir("/run/systemd/system")
 
 
-def ensure_boot_unit() -> List[str]:
-    """Install and enable the boot unit (systemd hosts only); returns the paths written."""
+@lru_cache(maxsize=1)
+def ensure_boot_unit() -> Tuple[str, ...]:
+    """Install and enable the boot unit (systemd hosts only, once per module run); returns the paths written."""
     if not systemd_running():
-        return []
+        return ()
     written = []
     unit_path = os.path.join(UNIT_DIR, BOOT_UNIT)
     if _write_if_changed(unit_path, _UNIT, 0o644):
@@ -144,4 +147,4 @@ def ensure_boot_unit() -> List[str]:
         written.append(link)
     if written:
         subprocess.run(["systemctl", "daemon-reload"], capture_output=True, check=False)
-    return written
+    return tuple(written)
