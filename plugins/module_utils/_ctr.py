@@ -581,7 +581,12 @@ class Ctr:
                 if runc_binary:
                     args += ["--runc-binary", runc_binary]
                 if systemd_cgroup:
-                    args.append("--runc-systemd-cgroup")
+                    # ctr insists on --cgroup with it: the same slice:prefix:name the spec carries.
+                    args += [
+                        "--runc-systemd-cgroup",
+                        "--cgroup",
+                        str((spec.get("linux") or {}).get("cgroupsPath") or ""),
+                    ]
                 what = f"creating and starting container {container_id}"
             else:
                 args = ["containers", "create", "--config", path]
