@@ -635,7 +635,7 @@ class ContainerManager:
                     "image_digest": identity["image_digest"],
                     "status": after_status,
                     "pid": None,
-                    "runtime": request.runtime,
+                    "runtime": request.runtime_name,
                     "labels": request.labels,
                     "restart_policy": request.restart_policy,
                     "spec_digest": identity["spec_digest"],
