@@ -116,10 +116,10 @@ options:
     elements: str
   log_driver:
     description:
-      - Where the container's standard output and error go. V(journald) (the default where journald runs):
+      - Where the container's standard output and error go. V(journald) (the default where journald runs) sends
         one journal entry per line, with the fields C(CONTAINER_NAME), C(CONTAINER_ID) (both the container's
         name) and C(CONTAINERD_NAMESPACE), so C(journalctl CONTAINER_NAME=web) shows them.
-        V(file) (the default elsewhere): C(/var/log/ocistack/containers/<namespace>/<name>.log), rotated per
+        V(file) (the default elsewhere) writes C(/var/log/ocistack/containers/<namespace>/<name>.log), rotated per
         O(log_options). V(none) sends them to C(/dev/null).
       - Lines go through the small log driver program the module installs at
         C(/usr/local/lib/ocistack/bin/ocistack-log-driver) (containerd's C(binary://) log URI); the restart
