@@ -285,8 +285,8 @@ def restore_all(state_root: str) -> int:
         if record is None:
             continue
         try:
-            print(restore_one(state_dir, record))
+            sys.stdout.write(restore_one(state_dir, record) + "\n")
         except Exception as error:  # noqa: BLE001 - one container's failure must not keep the others down
             failed += 1
-            print(f"{record.get('netns')}: {error}", file=sys.stderr)
+            sys.stderr.write(f"{record.get('netns')}: {error}\n")
     return 1 if failed else 0

@@ -23,7 +23,6 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import threading
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence
 from urllib.parse import quote, urlencode
@@ -256,7 +255,3 @@ def read_journal_logs(namespace: str, name: str, lines: int, journalctl: str = "
     if result.returncode != 0:
         return []
     return result.stdout.decode("utf-8", "replace").splitlines()[-lines:] if lines else []
-
-
-def main() -> None:
-    sys.exit(run_driver(sys.argv[1:], os.environ))
