@@ -122,7 +122,10 @@ def manage_containers(module: Any) -> Dict[str, Any]:
         try:
             return manager.run(before=before, observe_after=False), ""
         except OcistackError as error:
-            return {"changed": bool(manager.actions), "actions": manager.actions, "failed": True}, str(error)
+            failed = {"changed": bool(manager.actions), "actions": manager.actions, "failed": True}
+            if manager.request.healthcheck is not None:
+                failed.update(health=manager.health, rolled_back=manager.rolled_back)
+            return failed, str(error)
 
     def observe_after(pair: Tuple[ContainerManager, Tuple[Dict[str, Any], str]]) -> Dict[str, Any]:
         manager, (result, error) = pair
@@ -148,6 +151,10 @@ def manage_containers(module: Any) -> Dict[str, Any]:
         items.append(item)
     changed = any(item["changed"] for item in items)
     summary: Dict[str, Any] = {"changed": changed, "containers": items}
+    # One item's rollback does not stop the others; the result names every container put back.
+    summary["rolled_back"] = [item["name"] for item in items if item.get("rolled_back")]
+    if module.check_mode:
+        summary["health_checks"] = [item["name"] for item in items if "health check" in (item.get("actions") or [])]
     if module._diff:
         summary["diff"] = [
             {**item["diff"], "before_header": item["name"], "after_header": item["name"]}

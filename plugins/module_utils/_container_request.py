@@ -23,6 +23,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._cni import (
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import NAME_RE, validate_platform, validate_reference
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 from ansible_collections.ocistack.engine.plugins.module_utils._etc_files import container_hostname, validate_dns
+from ansible_collections.ocistack.engine.plugins.module_utils._health import HEALTH_ANNOTATION, parse_healthcheck
 from ansible_collections.ocistack.engine.plugins.module_utils._host_tools import LOG_DRIVER, STATE_ROOT
 from ansible_collections.ocistack.engine.plugins.module_utils._log_driver import (
     JOURNAL_SOCKET,
@@ -109,6 +110,28 @@ CONTAINER_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "dns_search_domains": {"type": "list", "elements": "str"},
     "dns_options": {"type": "list", "elements": "str"},
     "etc_hosts": {"type": "dict"},
+    "capabilities": {"type": "list", "elements": "str"},
+    "cap_drop": {"type": "list", "elements": "str"},
+    "privileged": {"type": "bool", "default": False},
+    "devices": {"type": "list", "elements": "str"},
+    "read_only": {"type": "bool", "default": False},
+    "tmpfs": {"type": "list", "elements": "str"},
+    "sysctls": {"type": "dict"},
+    "ulimits": {"type": "list", "elements": "str"},
+    "seccomp_profile": {"type": "str"},
+    "apparmor_profile": {"type": "str"},
+    "no_new_privileges": {"type": "bool"},
+    "shm_size": {"type": "str"},
+    "healthcheck": {
+        "type": "dict",
+        "options": {
+            "test": {"type": "raw", "required": True},
+            "interval": {"type": "raw", "default": "30s"},
+            "timeout": {"type": "raw", "default": "30s"},
+            "start_period": {"type": "raw", "default": "0s"},
+            "retries": {"type": "int", "default": 3},
+        },
+    },
 }
 # state stopped needs an image only to create a missing container (checked when it is missing).
 CONTAINER_REQUIRED_IF: List[Tuple[str, str, List[str]]] = [
@@ -149,7 +172,13 @@ def user_labels(labels: Mapping[str, str]) -> Dict[str, str]:
 
 
 # _oci_spec's option names -> this module's, for error messages.
-_SPEC_OPTION_NAMES = {"args": "command", "cwd": "working_dir", "namespaces": "network"}
+_SPEC_OPTION_NAMES = {
+    "args": "command",
+    "cwd": "working_dir",
+    "namespaces": "network",
+    "cap_add": "capabilities",
+    "readonly_rootfs": "read_only",
+}
 
 
 class ContainerRequest:
@@ -204,6 +233,7 @@ class ContainerRequest:
             given = sorted(key for key, value in self.dns.items() if value is not None)
             raise OptionError(given[0], "network host uses the host's resolv.conf and hosts; drop it or use cni/none")
         self.hostname = container_hostname(self.name, params.get("hostname"))
+        self.healthcheck = parse_healthcheck(params.get("healthcheck"))
         self.log_driver = params.get("log_driver") or default_log_driver()
         self.log_options = validate_log_options(self.log_driver, params.get("log_options"), parse_bytes)
         self.state_dir = container_state_dir(namespace, self.name)
@@ -254,10 +284,28 @@ class ContainerRequest:
             "pids_limit": params.get("pids_limit"),
             "rootfs_path": "rootfs",
             "cgroups_path": self.cgroups_path(namespace),
+            # docker's names: capabilities are added to the default set, cap_drop taken from it.
+            "cap_add": params.get("capabilities"),
+            "cap_drop": params.get("cap_drop"),
+            "privileged": params.get("privileged"),
+            "devices": params.get("devices"),
+            "readonly_rootfs": params.get("read_only"),
+            "tmpfs": params.get("tmpfs"),
+            "sysctls": params.get("sysctls"),
+            "ulimits": params.get("ulimits"),
+            "seccomp_profile": params.get("seccomp_profile"),
+            "apparmor_profile": params.get("apparmor_profile"),
+            "no_new_privileges": params.get("no_new_privileges"),
+            "shm_size": params.get("shm_size"),
         }
+        annotations = {}
         if any(value is not None for value in self.dns.values()):
             # In the spec, so that a change of them changes its digest (and recreates the container).
-            options["annotations"] = {LABEL_PREFIX + "dns": json.dumps(self.dns, sort_keys=True)}
+            annotations[LABEL_PREFIX + "dns"] = json.dumps(self.dns, sort_keys=True)
+        if self.healthcheck is not None:
+            annotations[HEALTH_ANNOTATION] = json.dumps(self.healthcheck, sort_keys=True)
+        if annotations:
+            options["annotations"] = annotations
         # A cgroup namespace of its own: the spec mounts /sys/fs/cgroup, and on a cgroup v1 host whose
         # containerd itself runs in a container (a nested host) the host's cgroup paths cannot be
         # mounted ("stat /sys/fs/default/<name>: no such file"). Private is also dockerd's v2 default.

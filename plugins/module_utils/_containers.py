@@ -7,6 +7,7 @@ with what a run has read from containerd shared by every container it handles (C
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import threading
@@ -17,6 +18,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 from ansible_collections.ocistack.engine.plugins.module_utils._cni import (
     DEFAULT_CNI_CONF_DIR,
+    RECORD_NAME,
     CniNetwork,
     format_ports,
     load_cni_network,
@@ -27,6 +29,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._cni import (
 )
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import compare
 from ansible_collections.ocistack.engine.plugins.module_utils._container_request import (
+    ETC_FILES,
     LABEL_CNI_CONF_DIR,
     LABEL_IMAGE,
     LABEL_IMAGE_DIGEST,
@@ -34,6 +37,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._container_request
     LABEL_NETWORK,
     LABEL_PORTS,
     LABEL_PREFIX,
+    LABEL_RESTART_LOGURI,
     LABEL_RESTART_POLICY,
     LABEL_RESTART_STATUS,
     LABEL_RUNTIME,
@@ -53,20 +57,26 @@ from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
     chain_id,
     client_from_params,
 )
-from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError, ToolError
+from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError, OptionError, ToolError
 from ansible_collections.ocistack.engine.plugins.module_utils._etc_files import (
     RESOLVED_UPSTREAM,
     render_hostname,
     render_hosts,
     render_resolv_conf,
 )
-from ansible_collections.ocistack.engine.plugins.module_utils._host_tools import ensure_boot_unit, ensure_tools
+from ansible_collections.ocistack.engine.plugins.module_utils._health import wait_healthy
+from ansible_collections.ocistack.engine.plugins.module_utils._host_tools import (
+    ensure_apparmor_profile,
+    ensure_boot_unit,
+    ensure_tools,
+)
 from ansible_collections.ocistack.engine.plugins.module_utils._log_driver import (
     DEFAULT_LOG_DIR,
     file_log_path,
     log_identity,
     read_file_logs,
     read_journal_logs,
+    uri_for_identity,
 )
 from ansible_collections.ocistack.engine.plugins.module_utils._netns import (
     NETNS_DIR,
@@ -74,8 +84,10 @@ from ansible_collections.ocistack.engine.plugins.module_utils._netns import (
     delete_netns,
     netns_addresses,
 )
+from ansible_collections.ocistack.engine.plugins.module_utils._oci_security import DEFAULT_APPARMOR_PROFILE
 from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import spec_digest
 from ansible_collections.ocistack.engine.plugins.module_utils._registry import RegistryAccess, access_from_params
+from ansible_collections.ocistack.engine.plugins.module_utils._server import resolve_runtime
 
 __all__ = [
     "container_info",
@@ -87,6 +99,10 @@ __all__ = [
 
 # Marks "not read yet" where None already means "no such container".
 _UNREAD: Any = object()
+
+
+class HealthError(OcistackError):
+    """A (re)created container did not become healthy (the message says whether it was rolled back)."""
 
 
 def run_parallel(function: Callable[[Any], Any], items: Sequence[Any], workers: int) -> List[Any]:
@@ -233,6 +249,10 @@ class ContainerManager:
         self.actions: List[str] = []
         self.cni_result: Any = None
         self._diff_ids: List[str] = []
+        # The container a recreate replaced, kept (with its snapshot and files) until the new one is healthy.
+        self._kept: Optional[Dict[str, Any]] = None
+        self.health: Optional[str] = None
+        self.rolled_back = False
 
     # -- observing
 
@@ -355,25 +375,27 @@ class ContainerManager:
                 return False
             time.sleep(0.1)
 
-    def remove(self, info: Mapping[str, Any]) -> None:
+    def remove(self, info: Mapping[str, Any], purge: bool = True, keep_snapshot: bool = False) -> None:
+        """Stop and remove; ``purge`` also removes its files and logs (not for a recreate)."""
         name = self.request.name
         self.stop(info)
         if info.get("task") is not None:
             self.client.delete_task(name)
         self.client.remove_container(name)
         snapshot = info["labels"].get(LABEL_SNAPSHOT)
-        if snapshot:
+        if snapshot and not keep_snapshot:
             self.client.remove_snapshot(snapshot)
         labels = info["labels"]
         network = labels.get(LABEL_NETWORK, "")
         if network.startswith("cni:"):
             ports = parse_published_ports([port for port in labels.get(LABEL_PORTS, "").split(",") if port])
             self._teardown_cni(network[len("cni:") :], labels.get(LABEL_CNI_CONF_DIR), ports)
-        # Its resolv.conf, hosts, hostname and CNI record, and its log files: gone with it, as docker does.
-        shutil.rmtree(self.request.state_dir, ignore_errors=True)
-        for path in glob.glob(file_log_path(DEFAULT_LOG_DIR, self.client.namespace, name) + "*"):
-            with suppress(OSError):
-                os.unlink(path)
+        if purge:
+            # Its resolv.conf, hosts, hostname and CNI record, and its log files: gone with it, as docker does.
+            shutil.rmtree(self.request.state_dir, ignore_errors=True)
+            for path in glob.glob(file_log_path(DEFAULT_LOG_DIR, self.client.namespace, name) + "*"):
+                with suppress(OSError):
+                    os.unlink(path)
         self.view.forget(name)
 
     def _netns(self) -> Tuple[str, str]:
@@ -417,6 +439,8 @@ class ContainerManager:
         """Create the container (and start its task too, with ``start``)."""
         request = self.request
         snapshot_key = f"{LABEL_PREFIX}rootfs.{request.name}"
+        if self._kept is not None and self._kept["info"]["labels"].get(LABEL_SNAPSHOT) == snapshot_key:
+            snapshot_key += ".next"
         if not self._diff_ids:
             raise ToolError(f"image {request.image} has no layers to run")
         rootfs_mounts = self._prepare_rootfs(snapshot_key, chain_id(self._diff_ids))
@@ -447,6 +471,8 @@ class ContainerManager:
         if request.cni_config:
             labels[LABEL_CNI_CONF_DIR] = self.params.get("cni_conf_dir") or DEFAULT_CNI_CONF_DIR
         self._install_host_tools()
+        if full_spec.get("process", {}).get("apparmorProfile") == DEFAULT_APPARMOR_PROFILE:
+            ensure_apparmor_profile(DEFAULT_APPARMOR_PROFILE)
         addresses: List[str] = []
         cni = None
         if request.cni_config:
@@ -585,10 +611,13 @@ class ContainerManager:
 
         # After a create the container is exactly what create() wrote: no task, no restart status label.
         current = before
+        gated = request.healthcheck is not None and wanted_status == "running"
         if recreate:
             self.actions.append("recreate")
             if not self.check_mode:
-                self.remove(before)
+                if gated:
+                    self._kept = self._keep(before)
+                self.remove(before, purge=False, keep_snapshot=gated)
                 current = None
         if before is None:
             self.actions.append("create")
@@ -621,6 +650,11 @@ class ContainerManager:
                     self.client.set_container_labels(request.name, request.restart_labels(True))
                     self.view.forget(request.name)
 
+        if fresh and gated:
+            self.actions.append("health check")
+            if not self.check_mode:
+                self._gate()
+
         after_status = wanted_status or status_now
         after_view = {**identity, "status": after_status}
         status_difference = compare(after_view, before_view)
@@ -647,6 +681,8 @@ class ContainerManager:
             result["container"] = preview
         elif observe_after:
             self.finish(result)
+        if self.health is not None:
+            result["health"] = self.health
         if self.module._diff:
             diff = status_difference.diff()
             if before is None:
@@ -688,7 +724,94 @@ class ContainerManager:
         """Fill ``result["container"]`` with the container as containerd now reports it."""
         if not self.check_mode and self.request.state != "absent":
             result["container"] = self.public(self.observe())
+            if result["container"] is not None and self.health is not None:
+                result["container"]["health"] = self.health
         return result
+
+    # -- the health gate
+
+    def _keep(self, before: Mapping[str, Any]) -> Dict[str, Any]:
+        """What it takes to put ``before`` back: its record, and its files as they are now."""
+        files = {}
+        for name in (*ETC_FILES, RECORD_NAME):
+            path = os.path.join(self.request.state_dir, name)
+            with suppress(OSError), open(path) as handle:
+                files[name] = handle.read()
+        return {"info": dict(before), "files": files}
+
+    def _probe(self, argv: List[str], timeout: float) -> Tuple[int, str]:
+        return self.client.exec_with_timeout(self.request.name, argv, timeout)
+
+    def _running(self) -> bool:
+        task = self.client.tasks().get(self.request.name)
+        return task is not None and task["status"] == "running"
+
+    def _gate(self) -> None:
+        """Wait for the health check; on failure put the previous container back and fail."""
+        check = self.request.healthcheck
+        outcome = wait_healthy(check, self._probe, self._running)
+        self.health = outcome.status
+        self.view.forget(self.request.name)
+        kept, self._kept = self._kept, None
+        if outcome.status == "healthy":
+            if kept is not None and kept["info"]["labels"].get(LABEL_SNAPSHOT):
+                self.client.remove_snapshot(kept["info"]["labels"][LABEL_SNAPSHOT])
+            return
+        test = " ".join(check["test"])
+        what = f"healthcheck: {self.request.name} did not become healthy ({test}, {outcome.attempts} attempts)"
+        detail = f"; its last output: {outcome.output or '(none)'}"
+        if kept is None:
+            raise HealthError(what + detail)
+        failed = self.observe()
+        if failed is not None:
+            self.remove(failed, purge=False)
+        self._restore(kept)
+        self.rolled_back = True
+        self.actions.append("roll back")
+        raise HealthError(what + detail + "; the previous container runs again")
+
+    def _restore(self, kept: Mapping[str, Any]) -> None:
+        """Create the kept container again from its own record: spec, labels, runtime, snapshot, network."""
+        info = kept["info"]
+        labels = dict(info["labels"])
+        name = self.request.name
+        state_dir = self.request.state_dir
+        os.makedirs(state_dir, mode=0o755, exist_ok=True)
+        for file_name, text in kept["files"].items():
+            rewrite_in_place(os.path.join(state_dir, file_name), text)
+        network = labels.get(LABEL_NETWORK, "")
+        if network.startswith("cni:"):
+            record = json.loads(kept["files"].get(RECORD_NAME) or "{}")
+            config = record.get("config") or load_cni_network(
+                labels.get(LABEL_CNI_CONF_DIR) or DEFAULT_CNI_CONF_DIR, network[len("cni:") :]
+            )
+            ports = parse_published_ports([port for port in labels.get(LABEL_PORTS, "").split(",") if port])
+            netns, path = self._netns()
+            create_netns(netns)
+            result = CniNetwork(config, record.get("bin_dirs") or self.request.cni_bin_dirs, ports).add(
+                self._cni_container_id(), path
+            )
+            addresses = [str(ip["address"]) for ip in (result or {}).get("ips") or [] if ip.get("address")]
+            if record:
+                rewrite_in_place(
+                    os.path.join(state_dir, "hosts"),
+                    render_hosts(record.get("hostname") or name, addresses, record.get("etc_hosts")),
+                )
+        spec = info.get("spec") or {}
+        runtime_name = labels.get(LABEL_RUNTIME)
+        binary = resolve_runtime(runtime_name).binary if runtime_name else None
+        cgroups_path = str((spec.get("linux") or {}).get("cgroupsPath") or "")
+        self.client.create_container(
+            name,
+            spec,
+            labels,
+            info.get("runtime") or "io.containerd.runc.v2",
+            start=True,
+            log_uri=labels.get(LABEL_RESTART_LOGURI) or uri_for_identity(labels.get(LABEL_LOG, "none")),
+            runc_binary=binary,
+            systemd_cgroup=":" in cgroups_path,
+        )
+        self.view.forget(name)
 
 
 def manage_container(module: Any) -> Dict[str, Any]:
@@ -697,7 +820,14 @@ def manage_container(module: Any) -> Dict[str, Any]:
     request = ContainerRequest(params, params.get("namespace") or DEFAULT_NAMESPACE)
     access = access_from_params(params)
     view = ContainerdView(client_from_params(module))
-    return ContainerManager(module, request, view, access).run()
+    manager = ContainerManager(module, request, view, access)
+    try:
+        return manager.run()
+    except HealthError as error:
+        # A failed result with what is there now: the previous container (rolled back) or the unhealthy one.
+        result = {"changed": True, "failed": True, "msg": str(error), "actions": manager.actions}
+        result.update(rolled_back=manager.rolled_back, health=manager.health)
+        return manager.finish(result)
 
 
 def container_info(module: Any) -> Dict[str, Any]:

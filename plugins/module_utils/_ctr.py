@@ -20,7 +20,9 @@ import json
 import os
 import re
 import stat
+import subprocess
 import tempfile
+import time
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError, ToolError
@@ -624,6 +626,17 @@ class Ctr:
     def exec_in_task(self, container_id: str, exec_id: str, args: Sequence[str]) -> Tuple[int, str, str]:
         """Run a command inside a running task (for checks); returns (rc, stdout, stderr)."""
         return self.run(["tasks", "exec", "--exec-id", exec_id, container_id, *args], check=False)
+
+    def exec_with_timeout(self, container_id: str, args: Sequence[str], timeout: float) -> Tuple[int, str]:
+        """A health probe: ``args`` inside the task, killed after ``timeout``; returns (rc, output)."""
+        exec_id = f"health-{os.getpid()}-{int(time.monotonic() * 1000) % 100000}"
+        cmd = self.command(["tasks", "exec", "--exec-id", exec_id, container_id, *args])
+        try:
+            process = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            self.run(["tasks", "kill", "--exec-id", exec_id, "--signal", "SIGKILL", container_id], check=False)
+            return 124, f"timed out after {timeout:g}s"
+        return process.returncode, (process.stdout + process.stderr).strip()[-2000:]
 
     def _tmp_root(self) -> Optional[str]:
         tmpdir = getattr(self.module, "tmpdir", None)

@@ -35,6 +35,7 @@ __all__ = [
     "journal_datagram",
     "log_identity",
     "log_uri",
+    "uri_for_identity",
     "read_file_logs",
     "read_journal_logs",
     "run_driver",
@@ -95,6 +96,21 @@ def log_uri(driver_path: str, driver: str, options: Mapping[str, int], log_dir: 
     if driver == "file":
         query.update(dir=log_dir, max_size=options["max_size"], max_files=options["max_files"])
     return f"binary://{quote(driver_path)}?{urlencode(query)}"
+
+
+def uri_for_identity(
+    identity: str, driver_path: str = "/usr/local/lib/ocistack/bin/ocistack-log-driver"
+) -> Optional[str]:
+    """The log URI of a container from its log label (``log_identity``'s text); None for ``none``."""
+    driver, _sep, rest = identity.partition(":")
+    if driver in ("", "none"):
+        return None
+    options = {}
+    for pair in rest.split(","):
+        key, _eq, value = pair.partition("=")
+        if key:
+            options[key] = int(value)
+    return log_uri(driver_path, driver, options)
 
 
 def file_log_path(log_dir: str, namespace: str, name: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import Difference, compare
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
+from ansible_collections.ocistack.engine.plugins.module_utils._host_tools import ensure_apparmor_profile
 from ansible_collections.ocistack.engine.plugins.module_utils._oci_image import (
     host_platform_string,
     parse_layout_ref,
@@ -30,6 +31,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._oci_image import 
     unpack_image,
     unpack_tarball,
 )
+from ansible_collections.ocistack.engine.plugins.module_utils._oci_security import DEFAULT_APPARMOR_PROFILE
 from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import (
     SPEC_OPTION_KEYS,
     build_spec,
@@ -359,6 +361,9 @@ class BundleManager:
         )
         rebuild_rootfs = "source" in difference.keys and source.fill is not None
         if difference.changed and not self.check_mode:
+            if spec["process"].get("apparmorProfile") == DEFAULT_APPARMOR_PROFILE:
+                # The runtime refuses a profile the kernel does not have: load the collection's own first.
+                ensure_apparmor_profile(DEFAULT_APPARMOR_PROFILE)
             self._apply(path, source, spec, digest, current, rebuild=rebuild_rootfs)
         result: Dict[str, Any] = {
             "changed": difference.changed,

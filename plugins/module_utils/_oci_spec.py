@@ -12,11 +12,24 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
+import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import env_to_dict, env_to_list
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
+from ansible_collections.ocistack.engine.plugins.module_utils._oci_security import (
+    DEFAULT_APPARMOR_PROFILE,
+    DOCKER_DEFAULT_CAPABILITIES,
+    apparmor_enabled,
+    parse_devices,
+    parse_tmpfs,
+    parse_ulimits,
+    resolve_capabilities,
+    seccomp_profile,
+    validate_sysctls,
+)
 from ansible_collections.ocistack.engine.plugins.module_utils._units import cpus_to_quota, parse_bytes, parse_cpus
 
 __all__ = [
@@ -43,8 +56,8 @@ MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NAMESPACE_TYPES = ("pid", "network", "ipc", "uts", "mount", "user", "cgroup")
 DEFAULT_NAMESPACES = ("pid", "ipc", "uts", "mount", "network")
-# Minimal on purpose (the set `runc spec` starts from); widen per container with `capabilities`.
-DEFAULT_CAPABILITIES = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
+# docker's and podman's default set; `capabilities` replaces it, `cap_add` / `cap_drop` change it.
+DEFAULT_CAPABILITIES = DOCKER_DEFAULT_CAPABILITIES
 DEFAULT_MASKED_PATHS = (
     "/proc/acpi",
     "/proc/asound",
@@ -86,6 +99,16 @@ SPEC_OPTION_KEYS = (
     "annotations",
     "rootfs_path",
     "cgroups_path",
+    "cap_add",
+    "cap_drop",
+    "privileged",
+    "devices",
+    "tmpfs",
+    "sysctls",
+    "ulimits",
+    "seccomp_profile",
+    "apparmor_profile",
+    "shm_size",
 )
 _MOUNT_KEYS = ("type", "source", "target", "options")
 _HOSTNAME_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -318,11 +341,72 @@ def _integer(value: Any, option: str) -> int:
         raise OptionError(option, f"expected an integer, got {value!r}") from None
 
 
-def _capabilities(options: Mapping[str, Any]) -> List[str]:
-    if not _given(options, "capabilities"):
-        return sorted(DEFAULT_CAPABILITIES)
-    names = _string_list(options["capabilities"], "capabilities")
-    return sorted({normalize_capability(name) for name in names})
+def _capabilities(options: Mapping[str, Any], privileged: bool) -> List[str]:
+    if privileged:
+        return sorted(_kernel_capabilities())
+    if _given(options, "capabilities"):
+        base = sorted({normalize_capability(name) for name in _string_list(options["capabilities"], "capabilities")})
+    else:
+        base = sorted(DEFAULT_CAPABILITIES)
+    return resolve_capabilities(
+        base,
+        options.get("cap_add") or [],
+        options.get("cap_drop") or [],
+        sorted(_kernel_capabilities()),
+        normalize_capability,
+    )
+
+
+# Capability numbers as capability.h has them, for the kernel's cap_last_cap.
+_CAPABILITY_ORDER = _CAPABILITY_NAMES.split()
+
+
+def _kernel_capabilities() -> List[str]:
+    """Every capability this host can grant: the kernel's, within this process's bounding set.
+
+    A privileged container gets them all; runc refuses one the kernel lacks, and one outside the
+    bounding set (a host that is itself a container) cannot be given.
+    """
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as handle:
+            last = int(handle.read().strip())
+    except (OSError, ValueError):
+        last = len(_CAPABILITY_ORDER) - 1
+    bounding = (1 << (last + 1)) - 1
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("CapBnd:"):
+                    bounding = int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return ["CAP_" + name for bit, name in enumerate(_CAPABILITY_ORDER[: last + 1]) if bounding >> bit & 1]
+
+
+def _host_devices() -> List[Dict[str, Any]]:
+    """The host's device nodes (a privileged container sees them all), as linux.devices entries."""
+    found = []
+    for directory, subdirectories, files in os.walk("/dev"):
+        subdirectories[:] = [name for name in subdirectories if name not in ("pts", "shm", "mqueue", "fd")]
+        for name in files:
+            path = os.path.join(directory, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                found.append(
+                    {
+                        "path": path,
+                        "type": "c" if stat.S_ISCHR(info.st_mode) else "b",
+                        "major": os.major(info.st_rdev),
+                        "minor": os.minor(info.st_rdev),
+                        "fileMode": info.st_mode & 0o777,
+                        "uid": info.st_uid,
+                        "gid": info.st_gid,
+                    }  # fmt: skip
+                )
+    return sorted(found, key=lambda device: device["path"])
 
 
 def _path_list(options: Mapping[str, Any], key: str, default: Tuple[str, ...]) -> List[str]:
@@ -366,8 +450,10 @@ def build_spec(options: Mapping[str, Any], image_config: Optional[Mapping[str, A
         uid, gid = 0, 0
 
     cwd = _absolute(options["cwd"] if _given(options, "cwd") else image.get("WorkingDir") or "/", "cwd", "working dir")
-    capabilities = _capabilities(options)
+    privileged = _bool(options, "privileged", False)
+    capabilities = _capabilities(options, privileged)
     namespaces = _namespaces(options)
+    own_network = any(ns["type"] == "network" for ns in namespaces)
 
     spec: Dict[str, Any] = {
         "ociVersion": OCI_VERSION,
@@ -383,7 +469,7 @@ def build_spec(options: Mapping[str, Any], image_config: Optional[Mapping[str, A
                 "permitted": list(capabilities),
                 "ambient": [],
             },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "rlimits": _rlimits(options),
             "noNewPrivileges": _bool(options, "no_new_privileges", True),
         },
         "root": {
@@ -421,7 +507,63 @@ def build_spec(options: Mapping[str, Any], image_config: Optional[Mapping[str, A
 
     if _given(options, "cgroups_path"):
         spec["linux"]["cgroupsPath"] = str(options["cgroups_path"])
+    _apply_security(spec, options, privileged, capabilities, own_network)
     return copy.deepcopy(spec)
+
+
+def _rlimits(options: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    limits = {"RLIMIT_NOFILE": {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}}
+    if _given(options, "ulimits"):
+        for limit in parse_ulimits(_string_list(options["ulimits"], "ulimits")):
+            limits[limit["type"]] = limit
+    return [limits[name] for name in sorted(limits)]
+
+
+def _apply_security(
+    spec: Dict[str, Any], options: Mapping[str, Any], privileged: bool, capabilities: List[str], own_network: bool
+) -> None:
+    """seccomp, AppArmor, devices, tmpfs, /dev/shm's size and sysctls (privileged: the host's devices, no filters)."""
+    linux = spec["linux"]
+    mounts = spec["mounts"]
+    if _given(options, "seccomp_profile") and privileged and options["seccomp_profile"] not in ("unconfined",):
+        raise OptionError("seccomp_profile", "a privileged container runs without seccomp; drop one of the two")
+    if privileged:
+        linux["maskedPaths"], linux["readonlyPaths"] = [], []
+        for mount in mounts:
+            if mount["destination"] in ("/sys", "/sys/fs/cgroup"):
+                mount["options"] = [option for option in mount.get("options", []) if option != "ro"] + ["rw"]
+        linux["devices"] = _host_devices()
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+    else:
+        profile = seccomp_profile(options.get("seccomp_profile"), capabilities)
+        if profile is not None:
+            linux["seccomp"] = profile
+        apparmor = options.get("apparmor_profile")
+        if apparmor in (None, "", "default"):
+            apparmor = DEFAULT_APPARMOR_PROFILE if apparmor_enabled() else None
+        if apparmor and apparmor != "unconfined":
+            spec["process"]["apparmorProfile"] = str(apparmor)
+    if _given(options, "devices"):
+        devices, rules = parse_devices(_string_list(options["devices"], "devices"))
+        if not privileged:
+            linux["devices"] = devices
+            linux["resources"]["devices"] = linux["resources"]["devices"] + rules
+    if _given(options, "tmpfs"):
+        tmpfs = parse_tmpfs(_string_list(options["tmpfs"], "tmpfs"))
+        taken = {mount["destination"] for mount in tmpfs}
+        spec["mounts"] = [mount for mount in mounts if mount["destination"] not in taken] + tmpfs
+    if _given(options, "shm_size"):
+        size = parse_bytes(options["shm_size"], "shm_size")
+        for mount in spec["mounts"]:
+            if mount["destination"] == "/dev/shm":
+                mount["options"] = [option for option in mount["options"] if not option.startswith("size=")]
+                mount["options"].append(f"size={size}")
+    if _given(options, "sysctls"):
+        if not isinstance(options["sysctls"], Mapping):
+            raise OptionError("sysctls", "expected a dict of name: value")
+        sysctls = validate_sysctls(options["sysctls"], own_network)
+        if sysctls:
+            linux["sysctl"] = sysctls
 
 
 def dump_spec(spec: Mapping[str, Any]) -> str:

@@ -151,6 +151,111 @@ options:
     description:
       - More lines of the container's C(/etc/hosts), as a dict of host name to IP address.
     type: dict
+  capabilities:
+    description:
+      - Capabilities added to the default set, docker's 14 (C(CAP_AUDIT_WRITE), C(CAP_CHOWN), C(CAP_DAC_OVERRIDE),
+        C(CAP_FOWNER), C(CAP_FSETID), C(CAP_KILL), C(CAP_MKNOD), C(CAP_NET_BIND_SERVICE), C(CAP_NET_RAW),
+        C(CAP_SETFCAP), C(CAP_SETGID), C(CAP_SETPCAP), C(CAP_SETUID), C(CAP_SYS_CHROOT)), with or without the
+        C(CAP_) prefix, or V(ALL). An unknown name is refused.
+    type: list
+    elements: str
+  cap_drop:
+    description:
+      - Capabilities taken from the default set (V(ALL) drops every one before O(capabilities) adds).
+    type: list
+    elements: str
+  privileged:
+    description:
+      - Every capability the kernel has, no seccomp filter and no AppArmor profile, the host's devices, and a
+        writable C(/sys) and C(/sys/fs/cgroup). Cannot be combined with a O(seccomp_profile) other than
+        V(unconfined).
+    type: bool
+    default: false
+  devices:
+    description:
+      - Host devices the container may use, as C(/dev/host[:/dev/container[:rwm]]) (access V(rwm) by default).
+        The host's device node must exist.
+    type: list
+    elements: str
+  read_only:
+    description:
+      - Mount the container's root filesystem read-only (use O(tmpfs) or O(mounts) for what it must write).
+    type: bool
+    default: false
+  tmpfs:
+    description:
+      - tmpfs mounts, as C(/path[:options]) (for example V(/run:size=16m,mode=755)); V(nosuid), V(nodev) and
+        V(noexec) unless the options say V(suid), V(dev) or V(exec).
+    type: list
+    elements: str
+  sysctls:
+    description:
+      - Namespaced kernel settings of the container (C(net.*) with a network of its own, C(kernel.shm*),
+        C(kernel.msg*), C(kernel.sem), C(fs.mqueue.*)). A host-wide one is refused.
+    type: dict
+  ulimits:
+    description:
+      - Resource limits of the process, as C(name:soft[:hard]) (for example V(nofile:4096:8192), V(nproc:512));
+        C(nofile) is 1024 unless set.
+    type: list
+    elements: str
+  seccomp_profile:
+    description:
+      - V(default) (the default) refuses the system calls that docker's default profile refuses (kernel modules,
+        mounts, namespaces, clock setting, reboot, C(ptrace) and the like), each given back with the capability
+        docker gives it back with (C(CAP_SYS_ADMIN) gives back mounts and namespaces, C(CAP_SYS_PTRACE) gives
+        back C(ptrace), ...). V(unconfined) runs without a filter. An absolute path is a JSON seccomp profile
+        on the host.
+    type: str
+  apparmor_profile:
+    description:
+      - AppArmor profile of the process. By default, where the host's kernel has AppArmor, C(ocistack-default),
+        which the module writes to C(/etc/apparmor.d/ocistack-default) and loads when the kernel does not have
+        it yet (denies mounts and writes to C(/proc/sys) and C(/sys)). V(unconfined) runs without one.
+    type: str
+  no_new_privileges:
+    description:
+      - Keep the process from gaining privileges through setuid binaries or file capabilities (the spec's
+        C(noNewPrivileges)); on by default.
+    type: bool
+  shm_size:
+    description:
+      - Size of C(/dev/shm) (V(64m) style or bytes); 64 MiB by default.
+    type: str
+  healthcheck:
+    description:
+      - A health gate, with docker's keys. After a create or recreate the module runs C(test) inside the task
+        every C(interval) until it exits 0 or C(start_period) + C(retries) x C(interval) is spent, and returns
+        RV(container.health).
+      - If the new container of a recreate does not become healthy, the previous one is put back (its spec,
+        name, labels, root filesystem and network, published ports answering again) and the task fails with the
+        check's last output. A new container that is not healthy is left as it is and the task fails.
+      - Check mode runs no check; RV(actions) says V(health check) where one would run.
+      - A change of it recreates the container.
+    type: dict
+    suboptions:
+      test:
+        description:
+          - An argv list, docker's V([CMD, arg, ...]) or V([CMD-SHELL, "command"]), or a shell command string.
+            V([NONE]) turns the gate off.
+        type: raw
+        required: true
+      interval:
+        description: Between attempts, as docker writes durations (V(30s), V(1m30s), V(500ms)) or seconds.
+        type: raw
+        default: 30s
+      timeout:
+        description: How long one attempt may take.
+        type: raw
+        default: 30s
+      start_period:
+        description: Time the process gets to start before failures count.
+        type: raw
+        default: 0s
+      retries:
+        description: Failed attempts after C(start_period) that make it unhealthy.
+        type: int
+        default: 3
   cni_network:
     description:
       - Name of the CNI network (the C(name) of a conflist in O(cni_conf_dir)) for O(network=cni); the first
@@ -250,7 +355,8 @@ attributes:
   idempotent:
     support: full
 notes:
-  - The container's process gets the minimal capability set of the collection's spec builder, and namespaces of
+  - The container's process gets docker's default capabilities, seccomp filter and (with AppArmor) an AppArmor
+    profile from the collection's spec builder (the one M(ocistack.engine.oci_bundle) uses), and namespaces of
     its own (pid, ipc, uts, mount, cgroup and, unless O(network=host), network).
   - The task's standard output and error go to the O(log_driver).
 author: ocistack.engine contributors (!UNKNOWN)
@@ -341,12 +447,25 @@ container:
     log_driver:
       description: V(journald), V(file) or V(none).
       type: str
+    health:
+      description: V(healthy) or V(unhealthy), after a health gate ran in this task.
+      type: str
+      returned: when O(healthcheck) ran
     addresses:
       description: Global addresses (C(ip/prefix)) in the container's network namespace for O(network=cni).
       type: list
       elements: str
+health:
+  description: V(healthy) or V(unhealthy) after a health gate ran (also on the failed result).
+  returned: when O(healthcheck) ran
+  type: str
+rolled_back:
+  description: Whether the previous container was put back after the new one failed its health check.
+  returned: when a health gate failed
+  type: bool
 actions:
-  description: What the task did (or would do), in order, e.g. V(pull ...), V(recreate), V(create), V(start).
+  description: What the task did (or would do), in order, e.g. V(pull ...), V(recreate), V(create), V(start),
+    V(health check), V(roll back).
   returned: always
   type: list
   elements: str

@@ -30,7 +30,9 @@ options:
         V(mounts), V(user), V(working_dir), V(hostname), V(network), V(cni_network), V(cni_conf_dir),
         V(cni_bin_dirs), V(memory), V(cpus), V(pids_limit), V(restart_policy), V(runtime), V(pull),
         V(platform), V(recreate), V(stop_signal), V(stop_timeout), V(published_ports), V(log_driver),
-        V(log_options), V(dns_servers), V(dns_search_domains), V(dns_options) and V(etc_hosts), with the same
+        V(log_options), V(dns_servers), V(dns_search_domains), V(dns_options), V(etc_hosts), V(capabilities),
+        V(cap_drop), V(privileged), V(devices), V(read_only), V(tmpfs), V(sysctls), V(ulimits),
+        V(seccomp_profile), V(apparmor_profile), V(no_new_privileges), V(shm_size) and V(healthcheck), with the same
         types, choices and defaults. An unknown key fails the task before anything changes, naming the key.
       - Containers not in the list are left alone; remove one with V(state=absent).
     type: list
@@ -100,6 +102,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+rolled_back:
+  description: The containers whose update failed its health check and whose previous container was put back.
+  returned: always
+  type: list
+  elements: str
+health_checks:
+  description: In check mode, the containers whose health check would run (they would be created or recreated).
+  returned: in check mode
+  type: list
+  elements: str
 containers:
   description: One entry per item, in the order given.
   returned: always

@@ -173,9 +173,63 @@ options:
   capabilities:
     description:
       - The process's capabilities (bounding, effective and permitted sets), with or without the C(CAP_)
-        prefix. Default the minimal V(CAP_AUDIT_WRITE), V(CAP_KILL) and V(CAP_NET_BIND_SERVICE).
+        prefix, instead of the default set, docker's 14 (V(CAP_AUDIT_WRITE), V(CAP_CHOWN), V(CAP_DAC_OVERRIDE),
+        V(CAP_FOWNER), V(CAP_FSETID), V(CAP_KILL), V(CAP_MKNOD), V(CAP_NET_BIND_SERVICE), V(CAP_NET_RAW),
+        V(CAP_SETFCAP), V(CAP_SETGID), V(CAP_SETPCAP), V(CAP_SETUID), V(CAP_SYS_CHROOT)).
     type: list
     elements: str
+  cap_add:
+    description:
+      - Capabilities added to O(capabilities) (or the default set); V(ALL) adds every one.
+      - M(ocistack.engine.containerd_container) calls this option C(capabilities), as docker does.
+    type: list
+    elements: str
+  cap_drop:
+    description:
+      - Capabilities taken from the set (V(ALL) drops every one before O(cap_add) adds).
+    type: list
+    elements: str
+  privileged:
+    description:
+      - Every capability the kernel has, no seccomp filter and no AppArmor profile, the host's devices, and a
+        writable C(/sys) and C(/sys/fs/cgroup).
+    type: bool
+    default: false
+  devices:
+    description:
+      - Host devices, as C(/dev/host[:/dev/container[:rwm]]); the host's device node must exist.
+    type: list
+    elements: str
+  tmpfs:
+    description:
+      - tmpfs mounts, as C(/path[:options]); V(nosuid), V(nodev) and V(noexec) unless the options say otherwise.
+    type: list
+    elements: str
+  sysctls:
+    description:
+      - Namespaced kernel settings (C(net.*) with a network namespace of its own, C(kernel.shm*),
+        C(kernel.msg*), C(kernel.sem), C(fs.mqueue.*)); a host-wide one is refused.
+    type: dict
+  ulimits:
+    description:
+      - Resource limits, as C(name:soft[:hard]) (V(nofile:4096:8192)); C(nofile) is 1024 unless set.
+    type: list
+    elements: str
+  seccomp_profile:
+    description:
+      - V(default) refuses what docker's default seccomp profile refuses (each call given back with the
+        capability docker gives it back with), V(unconfined) runs without a filter, an absolute path is a JSON
+        profile on the host.
+    type: str
+  apparmor_profile:
+    description:
+      - AppArmor profile of the process; C(ocistack-default) by default where the host has AppArmor (loaded by
+        M(ocistack.engine.containerd_container); a bundle names it only), V(unconfined) for none.
+    type: str
+  shm_size:
+    description:
+      - Size of C(/dev/shm); 64 MiB by default.
+    type: str
   no_new_privileges:
     description:
       - Keep the process from gaining privileges (setuid binaries, file capabilities).
@@ -338,6 +392,16 @@ def main() -> None:
             "cpu_shares": {"type": "int"},
             "pids_limit": {"type": "int"},
             "capabilities": {"type": "list", "elements": "str"},
+            "cap_add": {"type": "list", "elements": "str"},
+            "cap_drop": {"type": "list", "elements": "str"},
+            "privileged": {"type": "bool", "default": False},
+            "devices": {"type": "list", "elements": "str"},
+            "tmpfs": {"type": "list", "elements": "str"},
+            "sysctls": {"type": "dict"},
+            "ulimits": {"type": "list", "elements": "str"},
+            "seccomp_profile": {"type": "str"},
+            "apparmor_profile": {"type": "str"},
+            "shm_size": {"type": "str"},
             "no_new_privileges": {"type": "bool", "default": True},
             "masked_paths": {"type": "list", "elements": "str"},
             "readonly_paths": {"type": "list", "elements": "str"},

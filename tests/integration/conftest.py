@@ -292,3 +292,54 @@ def cni_network(session_dir: Path) -> Iterator[Dict[str, str]]:
                "ipam_dir": str(session_dir / "ipam" / name)}  # fmt: skip
     finally:
         subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def host_address() -> str:
+    """This machine's first global IPv4 address: a published port must answer there, not only on a bridge."""
+    out = subprocess.run(
+        ["ip", "-4", "-j", "addr", "show", "scope", "global"], capture_output=True, text=True, check=False
+    ).stdout
+    for link in json.loads(out or "[]"):
+        if link.get("ifname", "").startswith(("cni", "ocs", "veth", "podman")):
+            continue
+        for info in link.get("addr_info") or []:
+            return info["local"]
+    pytest.skip("no global IPv4 address on this machine")
+
+
+@pytest.fixture(scope="session")
+def port_network(session_dir: Path) -> Iterator[Dict[str, str]]:
+    """A CNI network with a gateway, masquerade and portmap, like the cni role's default one."""
+    if not os.path.exists("/usr/lib/cni/portmap") and not os.path.exists("/opt/cni/bin/portmap"):
+        pytest.skip("no CNI portmap plugin")
+    suffix = secrets.token_hex(3)
+    bridge = f"ocspm{suffix}"
+    subnet = f"10.253.{secrets.randbelow(200) + 20}.0/24"
+    conf_dir = session_dir / f"cni-ports-{suffix}"
+    conf_dir.mkdir()
+    name = f"ocspm-{suffix}"
+    conflist = {
+        "cniVersion": "0.4.0",
+        "name": name,
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": bridge,
+                "isGateway": True,
+                "ipMasq": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": subnet}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": str(session_dir / "ipam-ports"),
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+    (conf_dir / f"10-{name}.conflist").write_text(json.dumps(conflist))
+    try:
+        yield {"name": name, "conf_dir": str(conf_dir)}
+    finally:
+        subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
