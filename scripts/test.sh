@@ -13,7 +13,7 @@ use_project_env "$ROOT"
 # Molecule scenarios run by `make test`, cheapest first. Each creates and
 # destroys its own hosts; all share the host images built once by the test bed.
 # One scenario alone: scripts/test.sh molecule engine (or `molecule test -s engine`).
-MOLECULE_SCENARIOS=(smoke registry engine stack)
+MOLECULE_SCENARIOS=(smoke registry engine workloads stack)
 
 declare -a SUMMARY=()
 run_stage() {

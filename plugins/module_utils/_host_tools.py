@@ -19,6 +19,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from functools import lru_cache
 from typing import Dict, Tuple
 
@@ -77,8 +79,9 @@ def _write_if_changed(path: str, text: str, mode: int) -> bool:
     except OSError:
         pass
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    temp = f"{path}.{os.getpid()}.tmp"
-    with open(temp, "w") as handle:
+    # A temp file of its own: a batch's threads may install the same file at the same moment.
+    handle_fd, temp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path))
+    with os.fdopen(handle_fd, "w") as handle:
         handle.write(text)
     os.chmod(temp, mode)
     os.replace(temp, path)
@@ -121,10 +124,14 @@ def _wanted_files() -> Dict[str, tuple]:
     return files
 
 
+_INSTALL_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def ensure_tools() -> Tuple[str, ...]:
     """Install or refresh the programs (once per module run, however many containers); returns the paths written."""
-    return tuple(path for path, (text, mode) in _wanted_files().items() if _write_if_changed(path, text, mode))
+    with _INSTALL_LOCK:
+        return tuple(path for path, (text, mode) in _wanted_files().items() if _write_if_changed(path, text, mode))
 
 
 def systemd_running() -> bool:
@@ -136,6 +143,11 @@ def ensure_boot_unit() -> Tuple[str, ...]:
     """Install and enable the boot unit (systemd hosts only, once per module run); returns the paths written."""
     if not systemd_running():
         return ()
+    with _INSTALL_LOCK:
+        return _install_boot_unit()
+
+
+def _install_boot_unit() -> Tuple[str, ...]:
     written = []
     unit_path = os.path.join(UNIT_DIR, BOOT_UNIT)
     if _write_if_changed(unit_path, _UNIT, 0o644):

@@ -144,7 +144,9 @@ class JournalSink:
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 
     def write(self, stream: str, line: bytes) -> None:
-        datagram = journal_datagram([("MESSAGE", line), ("PRIORITY", _PRIORITY[stream]), *self.fields])
+        # One entry per line: the line's own newline is not part of the message.
+        message = line[:-1] if line.endswith(b"\n") else line
+        datagram = journal_datagram([("MESSAGE", message), ("PRIORITY", _PRIORITY[stream]), *self.fields])
         # journald restarting or gone: the line is lost, the container must not block on it.
         with contextlib.suppress(OSError):
             self.socket.sendto(datagram, self.path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import struct
 import threading
 
@@ -20,6 +21,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._etc_files import 
 )
 from ansible_collections.ocistack.engine.plugins.module_utils._log_driver import (
     FileSink,
+    JournalSink,
     journal_datagram,
     log_uri,
     read_file_logs,
@@ -182,3 +184,12 @@ def test_cgroup_driver_follows_containerds_config(tmp_path):
     assert _server.cgroup_driver(str(config)) == "systemd"
     config.write_text("[plugins.x.options]\n  SystemdCgroup = false\n")
     assert _server.cgroup_driver(str(config)) == "cgroupfs"
+
+
+def test_journal_entry_is_the_line_without_its_newline(tmp_path):
+    path = str(tmp_path / "journal.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    JournalSink("ns", "plain", path).write("stdout", b"tick\n")
+    datagram = server.recv(65536)
+    assert b"MESSAGE=tick\n" in datagram and b"CONTAINERD_NAMESPACE=ns\n" in datagram
