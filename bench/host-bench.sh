@@ -1,19 +1,40 @@
 #!/usr/bin/env bash
 # Runs INSIDE the benchmark's test host: the raw floor and the resets between runs.
-#   host-bench.sh raw-create N VERSION    `ctr run -d` N containers; prints seconds
-#   host-bench.sh raw-recreate N VERSION  stop (SIGTERM), delete and `ctr run -d` again; prints seconds
-#   host-bench.sh raw-pull [IMAGE]        `ctr images pull` from the local registry; prints seconds
-#   host-bench.sh reset                   remove every bench-* container from all engines (not timed)
-#   host-bench.sh reset-pull              remove the pulled images (not timed)
+#   host-bench.sh raw-create N VERSION [LOGS]    `ctr run -d` N containers; prints seconds
+#   host-bench.sh raw-recreate N VERSION [LOGS]  stop (SIGTERM), delete and `ctr run -d` again; prints seconds
+#   host-bench.sh raw-pull [IMAGE]               `ctr images pull` from the local registry; prints seconds
+#   host-bench.sh log-drivers                    how many log driver processes run (not timed)
+#   host-bench.sh log-driver-path                print the log driver program's path; fail if missing
+#   host-bench.sh reset                          remove every bench-* container from all engines (not timed)
+#   host-bench.sh reset-pull                     remove the pulled images (not timed)
+# LOGS: journald (default), the log flag containerd_container gives a task on a systemd host
+# (--log-uri to the log driver program the module installs), or none: no log flag at all.
 set -euo pipefail
 image=ocistack.test/busybox:latest
 pulled=127.0.0.1:5000/bench/busybox:1
 pulled_large=127.0.0.1:5000/bench/large:1
 # The same process everywhere: sh as PID 1 exits on SIGTERM, so stops are equally quick.
 loop="trap 'exit 0' TERM; while :; do sleep 1 & wait; done"
+# Installed by ocistack.engine.containerd_container(s) the first time it starts a task with logs.
+log_driver=/usr/local/lib/ocistack/bin/ocistack-log-driver
 
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
+
+# The ctr run flags for LOGS ($1), in the array log_flags.
+set_log_flags() {
+  case "${1:-journald}" in
+    journald)
+      if [ ! -x "$log_driver" ]; then
+        echo "host-bench.sh: $log_driver is missing: run bench/playbooks/ours.yml on this host first (it installs it)" >&2
+        exit 1
+      fi
+      log_flags=(--log-uri "binary://$log_driver?driver=journald")
+      ;;
+    none) log_flags=() ;;
+    *) echo "host-bench.sh: LOGS is journald or none, not $1" >&2; exit 2 ;;
+  esac
+}
 
 wait_stopped() {
   while ctr tasks ls | awk -v id="$1" '$1 == id && $3 == "RUNNING" {found=1} END {exit !found}'; do sleep 0.05; done
@@ -21,20 +42,22 @@ wait_stopped() {
 
 case "$1" in
   raw-create)
+    set_log_flags "${4:-}"
     start=$(now)
     for i in $(seq -f %02g 1 "$2"); do
-      ctr run -d --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
+      ctr run -d "${log_flags[@]}" --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
     done
     elapsed "$start"
     ;;
   raw-recreate)
+    set_log_flags "${4:-}"
     start=$(now)
     for i in $(seq -f %02g 1 "$2"); do
       ctr tasks kill "raw-$i"
       wait_stopped "raw-$i"
       ctr tasks delete "raw-$i" >/dev/null
       ctr containers delete "raw-$i"
-      ctr run -d --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
+      ctr run -d "${log_flags[@]}" --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
     done
     elapsed "$start"
     ;;
@@ -42,6 +65,15 @@ case "$1" in
     start=$(now)
     ctr -n bench-pull images pull --plain-http "${2:-$pulled}" >/dev/null
     elapsed "$start"
+    ;;
+  log-driver-path)
+    # The program the journald log flag names, or fail when it is not installed.
+    set_log_flags journald
+    echo "$log_driver"
+    ;;
+  log-drivers)
+    # A journald task has one driver process (the shim's child) for as long as it runs.
+    pgrep -c -f -- "$log_driver" || true
     ;;
   reset)
     for id in $(ctr tasks ls -q); do ctr tasks kill -a -s SIGKILL "$id" 2>/dev/null || true; done
@@ -61,5 +93,5 @@ case "$1" in
   reset-pull)
     ctr -n bench-pull images rm --sync "$pulled" "$pulled_large" >/dev/null 2>&1 || true
     ;;
-  *) sed -n '2,7p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
 esac

@@ -38,6 +38,8 @@ timings=$work/timings.tsv
 printf 'run\timpl\tphase\ttask_s\twall_s\tload\n' > "$timings"
 cpu=$work/cpu.tsv
 printf 'hosts\tphase\trun\tcontroller_cpu_s\thosts_cpu_s\n' > "$cpu"
+log_drivers=$work/log-drivers.tsv
+printf 'run\timpl\tprocesses\n' > "$log_drivers"
 host=ocistack-bench-h1
 inventory=.cache/testbed/bench.ini
 fleets=()
@@ -69,6 +71,7 @@ sys.exit(rc)' "$@"
 fleet_cpu() {
   local paths
   paths=$(podman ps -q --filter "label=ocistack.fleet=$1" | xargs -r podman inspect --format '{{.State.CgroupPath}}')
+  # shellcheck disable=SC2086 # $paths: one argument per host
   python3 -c '
 import os, sys
 if len(sys.argv) < 2:
@@ -100,13 +103,24 @@ timed_play() {
 
 in_host() { podman exec "$host" bash /root/host-bench.sh "$@"; }
 
-timed_raw() {
-  local run=$1 phase=$2 start task
-  shift 2
+# timed_raw_as IMPL RUN PHASE COMMAND...: one host-bench.sh command, timed inside the host, recorded as IMPL.
+timed_raw_as() {
+  local impl=$1 run=$2 phase=$3 start task
+  shift 3
   start=$(now)
   task=$(in_host "$@")
-  record "$run" raw "$phase" "$task" "$(since "$start")"
-  echo "  run $run raw $phase: ${task}s"
+  record "$run" "$impl" "$phase" "$task" "$(since "$start")"
+  echo "  run $run $impl $phase: ${task}s"
+}
+timed_raw() { timed_raw_as raw "$@"; }
+
+# How many log driver processes run on the host after a create (one per task with journald logs):
+# the evidence that ours and raw start their tasks with the same log flag.
+count_log_drivers() {
+  local run=$1 impl=$2 drivers
+  drivers=$(in_host log-drivers)
+  printf '%s\t%s\t%s\n' "$run" "$impl" "$drivers" >> "$log_drivers"
+  echo "    $impl create: $drivers log driver processes on the host"
 }
 
 if has_phase workload || has_phase pull; then
@@ -122,18 +136,34 @@ fi
 
 if has_phase workload; then
   stage "workload: $count containers, $runs runs"
+  # Untimed: one container with ours first, so that the module installs its host programs (the log
+  # driver the raw loop's --log-uri names, among them) before any timed run; every timed create then
+  # finds them in place, the first run's as much as the others.
+  ansible-playbook -i "$inventory" bench/playbooks/ours.yml -e bench_count=1 -e bench_version=0 > "$work/warm-up.log" 2>&1 \
+    || { tail -30 "$work/warm-up.log" >&2; exit 1; }
+  in_host reset
+  echo "  warm-up: ours installed $(in_host log-driver-path)"
   for run in $(seq 1 "$runs"); do
     # The Ansible floor: one trivial task over the same connection.
     timed_play "$run" ansible floor floor.yml
+    # ours first: its first task start installs the log driver program the raw loop's log flag names.
     for impl in ours docker podman; do
       in_host reset
       timed_play "$run" "$impl" create "$impl.yml" 1
+      [ "$impl" != ours ] || count_log_drivers "$run" ours
       timed_play "$run" "$impl" noop "$impl.yml" 1
       timed_play "$run" "$impl" recreate "$impl.yml" 2
     done
-    in_host reset
-    timed_raw "$run" create raw-create "$count" 1
-    timed_raw "$run" recreate raw-recreate "$count" 2
+    # raw: ctr run -d with the log flag ours gives its tasks by default (journald on this systemd
+    # host); raw-nolog: ctr run -d with no log flag, as the raw loop ran before containers had logs.
+    for impl in raw raw-nolog; do
+      logs=journald
+      [ "$impl" = raw ] || logs=none
+      in_host reset
+      timed_raw_as "$impl" "$run" create raw-create "$count" 1 "$logs"
+      count_log_drivers "$run" "$impl"
+      timed_raw_as "$impl" "$run" recreate raw-recreate "$count" 2 "$logs"
+    done
     in_host reset
   done
 fi
@@ -199,5 +229,5 @@ fi
 
 stage "results"
 # One file per run, named by the UTC time it finished and its phases.
-python3 bench/summarize.py "$timings" --engines "$work/engines.txt" --cpu "$cpu" \
+python3 bench/summarize.py "$timings" --engines "$work/engines.txt" --cpu "$cpu" --log-drivers "$log_drivers" \
   --out "bench/results/$(date -u +%Y-%m-%d-%H%M)-${phases//,/-}"
