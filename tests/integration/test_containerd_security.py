@@ -12,7 +12,7 @@ import time
 from typing import Any, Dict, Iterator
 
 import pytest
-from test_containerd_workloads import HTTPD, fetch, free_port
+from test_containerd_workloads import HTTPD, fetch, free_port, sequence
 
 LOOP = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 DOCKER_CAPS = [
@@ -67,19 +67,6 @@ def cap_mask(names) -> int:
 
 def cap_eff(containerd, container: str) -> int:
     return int(status_field(containerd, container, "CapEff"), 16)
-
-
-def sequence(module_runner, args: Dict[str, Any], changed_args: Dict[str, Any]) -> Dict[str, Any]:
-    """apply -> again (unchanged) -> check-mode twin of the change (reported, host untouched) -> the change."""
-    first = module_runner("containerd_container", args)
-    assert first.get("changed") is True and not first.get("failed"), dict(first)
-    assert module_runner("containerd_container", args)["changed"] is False
-    twin = module_runner("containerd_container", changed_args, check_mode=True)
-    assert twin["changed"] is True and "recreate" in twin["actions"], dict(twin)
-    assert module_runner("containerd_container", args)["changed"] is False
-    changed = module_runner("containerd_container", changed_args)
-    assert changed.get("changed") is True and "recreate" in changed["actions"], dict(changed)
-    return changed
 
 
 def test_defaults_seccomp_and_dockers_capabilities(containerd, module_runner, base_args, name):
