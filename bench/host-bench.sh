@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs INSIDE the benchmark's test host: the raw floor and the resets between runs.
-#   host-bench.sh raw-create N VERSION [LOGS]    `ctr run -d` N containers; prints seconds
-#   host-bench.sh raw-recreate N VERSION [LOGS]  stop (SIGTERM), delete and `ctr run -d` again; prints seconds
+#   host-bench.sh raw-create N VERSION [LOGS [SECURITY]]    `ctr run -d` N containers; prints seconds
+#   host-bench.sh raw-recreate N VERSION [LOGS [SECURITY]]  stop (SIGTERM), delete and `ctr run -d` again; prints seconds
 #   host-bench.sh raw-pull [IMAGE]               `ctr images pull` from the local registry; prints seconds
 #   host-bench.sh log-drivers                    how many log driver processes run (not timed)
+#   host-bench.sh seccomp-filtered               how many running tasks have a seccomp filter (not timed)
 #   host-bench.sh log-driver-path                print the log driver program's path; fail if missing
 #   host-bench.sh reset                          remove every bench-* container from all engines (not timed)
 #   host-bench.sh reset-pull                     remove the pulled images (not timed)
 # LOGS: journald (default), the log flag containerd_container gives a task on a systemd host
 # (--log-uri to the log driver program the module installs), or none: no log flag at all.
+# SECURITY: default (the default) adds --seccomp, containerd's default seccomp profile, as
+# containerd_container applies docker's default profile to every task; none: no filter.
 set -euo pipefail
 image=ocistack.test/busybox:latest
 pulled=127.0.0.1:5000/bench/busybox:1
@@ -36,6 +39,16 @@ set_log_flags() {
   esac
 }
 
+# The ctr run flags for SECURITY ($1), in the array security_flags. ctr's default capability set
+# is already docker's 14, as containerd_container's is.
+set_security_flags() {
+  case "${1:-default}" in
+    default) security_flags=(--seccomp) ;;
+    none) security_flags=() ;;
+    *) echo "host-bench.sh: SECURITY is default or none, not $1" >&2; exit 2 ;;
+  esac
+}
+
 wait_stopped() {
   while ctr tasks ls | awk -v id="$1" '$1 == id && $3 == "RUNNING" {found=1} END {exit !found}'; do sleep 0.05; done
 }
@@ -43,21 +56,23 @@ wait_stopped() {
 case "$1" in
   raw-create)
     set_log_flags "${4:-}"
+    set_security_flags "${5:-}"
     start=$(now)
     for i in $(seq -f %02g 1 "$2"); do
-      ctr run -d "${log_flags[@]}" --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
+      ctr run -d "${log_flags[@]}" "${security_flags[@]}" --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
     done
     elapsed "$start"
     ;;
   raw-recreate)
     set_log_flags "${4:-}"
+    set_security_flags "${5:-}"
     start=$(now)
     for i in $(seq -f %02g 1 "$2"); do
       ctr tasks kill "raw-$i"
       wait_stopped "raw-$i"
       ctr tasks delete "raw-$i" >/dev/null
       ctr containers delete "raw-$i"
-      ctr run -d "${log_flags[@]}" --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
+      ctr run -d "${log_flags[@]}" "${security_flags[@]}" --env "INDEX=$((10#$i))" --env "VERSION=$3" "$image" "raw-$i" sh -c "$loop" >/dev/null
     done
     elapsed "$start"
     ;;
@@ -74,6 +89,14 @@ case "$1" in
   log-drivers)
     # A journald task has one driver process (the shim's child) for as long as it runs.
     pgrep -c -f -- "$log_driver" || true
+    ;;
+  seccomp-filtered)
+    # Seccomp: 2 in /proc/PID/status is filter mode; count the running tasks' init processes in it.
+    filtered=0
+    for pid in $(ctr tasks ls | awk '$3 == "RUNNING" {print $2}'); do
+      grep -qx 'Seccomp:[[:space:]]*2' "/proc/$pid/status" 2>/dev/null && filtered=$((filtered + 1))
+    done
+    echo "$filtered"
     ;;
   reset)
     for id in $(ctr tasks ls -q); do ctr tasks kill -a -s SIGKILL "$id" 2>/dev/null || true; done
@@ -93,5 +116,5 @@ case "$1" in
   reset-pull)
     ctr -n bench-pull images rm --sync "$pulled" "$pulled_large" >/dev/null 2>&1 || true
     ;;
-  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

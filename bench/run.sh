@@ -39,7 +39,7 @@ printf 'run\timpl\tphase\ttask_s\twall_s\tload\n' > "$timings"
 cpu=$work/cpu.tsv
 printf 'hosts\tphase\trun\tcontroller_cpu_s\thosts_cpu_s\n' > "$cpu"
 log_drivers=$work/log-drivers.tsv
-printf 'run\timpl\tprocesses\n' > "$log_drivers"
+printf 'run\timpl\tprocesses\tseccomp_filtered\n' > "$log_drivers"
 host=ocistack-bench-h1
 inventory=.cache/testbed/bench.ini
 fleets=()
@@ -117,10 +117,11 @@ timed_raw() { timed_raw_as raw "$@"; }
 # How many log driver processes run on the host after a create (one per task with journald logs):
 # the evidence that ours and raw start their tasks with the same log flag.
 count_log_drivers() {
-  local run=$1 impl=$2 drivers
+  local run=$1 impl=$2 drivers filtered
   drivers=$(in_host log-drivers)
-  printf '%s\t%s\t%s\n' "$run" "$impl" "$drivers" >> "$log_drivers"
-  echo "    $impl create: $drivers log driver processes on the host"
+  filtered=$(in_host seccomp-filtered)
+  printf '%s\t%s\t%s\t%s\n' "$run" "$impl" "$drivers" "$filtered" >> "$log_drivers"
+  echo "    $impl create: $drivers log driver processes, $filtered tasks under a seccomp filter"
 }
 
 if has_phase workload || has_phase pull; then
@@ -154,15 +155,16 @@ if has_phase workload; then
       timed_play "$run" "$impl" noop "$impl.yml" 1
       timed_play "$run" "$impl" recreate "$impl.yml" 2
     done
-    # raw: ctr run -d with the log flag ours gives its tasks by default (journald on this systemd
-    # host); raw-nolog: ctr run -d with no log flag, as the raw loop ran before containers had logs.
+    # raw: ctr run -d --seccomp with the log flag ours gives its tasks by default (journald on this
+    # systemd host), so both do the same work; raw-nolog: ctr run -d with neither, as the raw loop
+    # ran before containers had logs and a seccomp filter.
     for impl in raw raw-nolog; do
-      logs=journald
-      [ "$impl" = raw ] || logs=none
+      logs=journald security=default
+      [ "$impl" = raw ] || { logs=none; security=none; }
       in_host reset
-      timed_raw_as "$impl" "$run" create raw-create "$count" 1 "$logs"
+      timed_raw_as "$impl" "$run" create raw-create "$count" 1 "$logs" "$security"
       count_log_drivers "$run" "$impl"
-      timed_raw_as "$impl" "$run" recreate raw-recreate "$count" 2 "$logs"
+      timed_raw_as "$impl" "$run" recreate raw-recreate "$count" 2 "$logs" "$security"
     done
     in_host reset
   done

@@ -22,19 +22,19 @@ WORKLOAD_PHASES = ("create", "noop", "recreate")
 PULLS = (("pull", "1 MB image"), ("pull-large", "65 MB image"))
 PEERS = ("docker", "podman")
 # Workload targets: ours against the faster peer (every phase), and against the raw loop with the
-# same log flag as ours (create).
+# same log flag and seccomp filter as ours (create).
 PEER_TARGET = 0.2
 RAW_CREATE_TARGET = 1.1
 IMPL_NAMES = {
-    "ours": "ocistack.engine.containerd_containers (containerd, default logs: journald)",
+    "ours": "ocistack.engine.containerd_containers (containerd, defaults: journald logs, seccomp, 14 capabilities)",
     "docker": "community.docker.docker_container, loop (dockerd)",
     "podman": "containers.podman.podman_container, loop (podman)",
-    "raw": "shell loop of ctr run -d / kill + rm + run, same log flag as ours (journald log driver)",
-    "raw-nolog": "the same shell loop without a log flag (raw, no logs)",
+    "raw": "shell loop of ctr run -d --seccomp / kill + rm + run, same log flag as ours (journald log driver)",
+    "raw-nolog": "the same shell loop without a log flag or --seccomp (raw, no logs)",
     "ansible": "Ansible floor: one ansible.builtin.ping task",
 }
 # How the ratio rows read in the table (the JSON keeps the keys).
-RATIO_NAMES = {"ours/raw": "ours/raw (same log flag)", "ours/raw_no_logs": "ours/raw, no logs"}
+RATIO_NAMES = {"ours/raw": "ours/raw (same log flag, --seccomp)", "ours/raw_no_logs": "ours/raw, no logs, no seccomp"}
 # Rows of the workload table, in order; raw-nolog only when measured (results before it had none).
 WORKLOAD_IMPLS = ("ours", "docker", "podman", "raw", "raw-nolog")
 
@@ -85,17 +85,21 @@ def read_cpu(path: Optional[str]) -> Dict[Tuple[int, str], Dict[str, List[float]
     return cpu
 
 
-def read_log_drivers(path: Optional[str]) -> Dict[str, List[int]]:
-    """Log driver processes counted on the host after each create, per implementation (bench/run.sh)."""
-    counts: Dict[str, List[int]] = defaultdict(list)
+def read_log_drivers(path: Optional[str]) -> Tuple[Dict[str, List[int]], Dict[str, List[int]]]:
+    """Counted on the host after each create, per implementation (bench/run.sh): log driver processes,
+    and tasks running under a seccomp filter (a column that results before 2026-12-03 lack)."""
+    drivers: Dict[str, List[int]] = defaultdict(list)
+    filtered: Dict[str, List[int]] = defaultdict(list)
     if not path or not os.path.exists(path):
-        return counts
+        return drivers, filtered
     with open(path) as handle:
         next(handle)
         for line in handle:
-            _run, impl, processes = line.rstrip("\n").split("\t")
-            counts[impl].append(int(processes))
-    return counts
+            _run, impl, processes, *seccomp = line.rstrip("\n").split("\t")
+            drivers[impl].append(int(processes))
+            if seccomp:
+                filtered[impl].append(int(seccomp[0]))
+    return drivers, filtered
 
 
 def stack_cpu(cpu: Dict[Tuple[int, str], Dict[str, List[float]]], stack: Dict, cores: int) -> Dict:
@@ -126,6 +130,7 @@ def stack_cpu(cpu: Dict[Tuple[int, str], Dict[str, List[float]]], stack: Dict, c
 
 def summarize(path: str, engines: str, cpu_path: Optional[str] = None, log_drivers_path: Optional[str] = None) -> Dict:
     task, wall, loads = read(path)
+    drivers, filtered = read_log_drivers(log_drivers_path)
     medians = {f"{impl}/{phase}": median(values) for (impl, phase), values in task.items()}
     walls = {f"{impl}/{phase}": median(values) for (impl, phase), values in wall.items()}
     runs = {f"{impl}/{phase}": len(values) for (impl, phase), values in task.items()}
@@ -151,7 +156,7 @@ def summarize(path: str, engines: str, cpu_path: Optional[str] = None, log_drive
         )
     targets.append(
         (
-            f"create: ours <= {RAW_CREATE_TARGET}x the raw loop with the same log flag",
+            f"create: ours <= {RAW_CREATE_TARGET}x the raw ctr run --seccomp loop with the same log flag",
             ratios["create"]["ours/raw"],
             RAW_CREATE_TARGET,
         )
@@ -198,7 +203,8 @@ def summarize(path: str, engines: str, cpu_path: Optional[str] = None, log_drive
         "ratios": ratios,
         "pulls": pulls,
         "stack": stack,
-        "log_drivers": {impl: median(counts) for impl, counts in sorted(read_log_drivers(log_drivers_path).items())},
+        "log_drivers": {impl: median(counts) for impl, counts in sorted(drivers.items())},
+        "seccomp_filtered": {impl: median(counts) for impl, counts in sorted(filtered.items())},
         "targets": [
             {"target": name, "value": value, "limit": limit, "verdict": verdict(value, limit)}
             for name, value, limit in targets
@@ -241,6 +247,12 @@ def markdown(summary: Dict) -> str:
         lines += [
             "",
             f"Log driver processes on the host right after create (median; one per journald task): {counted}.",
+        ]
+    if summary.get("seccomp_filtered"):
+        counted = ", ".join(f"{impl} {count:g}" for impl, count in summary["seccomp_filtered"].items())
+        lines += [
+            "",
+            f"Tasks running under a seccomp filter right after create (median; `Seccomp: 2`): {counted}.",
         ]
     lines += [
         "",

@@ -24,11 +24,8 @@ from ansible_collections.ocistack.engine.plugins.module_utils._container_request
     CONTAINER_REQUIRED_IF,
     ContainerRequest,
 )
-from ansible_collections.ocistack.engine.plugins.module_utils._containers import (
-    ContainerdView,
-    ContainerManager,
-    run_parallel,
-)
+from ansible_collections.ocistack.engine.plugins.module_utils._containerd_view import ContainerdView, run_parallel
+from ansible_collections.ocistack.engine.plugins.module_utils._containers import ContainerManager
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import DEFAULT_NAMESPACE, client_from_params
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError, OptionError
 from ansible_collections.ocistack.engine.plugins.module_utils._registry import access_from_params

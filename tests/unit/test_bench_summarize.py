@@ -91,3 +91,29 @@ def test_pull_rows_and_the_room_a_round_trip_has(summarize, tmp_path) -> None:
     text = summarize.markdown(summary)
     assert "(`podman exec <host> true`): 0.17 s" in text
     assert "leaves this much time over the raw pull: 1 MB image 0.05 s." in text
+
+
+def test_log_driver_and_seccomp_counts_with_and_without_the_seccomp_column(summarize, tmp_path) -> None:
+    timings = _write(
+        tmp_path / "timings.tsv",
+        "run\timpl\tphase\ttask_s\twall_s\tload",
+        [(1, "ours", "create", 2.2, 3.0, 1), (1, "raw", "create", 2.0, 2.0, 1)],
+    )
+    counts = _write(
+        tmp_path / "log-drivers.tsv",
+        "run\timpl\tprocesses\tseccomp_filtered",
+        [(1, "ours", 20, 20), (1, "raw", 20, 20), (1, "raw-nolog", 0, 0)],
+    )
+    summary = summarize.summarize(timings, "engines: test", None, counts)
+    assert summary["log_drivers"] == {"ours": 20, "raw": 20, "raw-nolog": 0}
+    assert summary["seccomp_filtered"] == {"ours": 20, "raw": 20, "raw-nolog": 0}
+    verdicts = {target["target"]: target["verdict"] for target in summary["targets"]}
+    assert verdicts["create: ours <= 1.1x the raw ctr run --seccomp loop with the same log flag"] == "met"
+    assert "seccomp filter right after create (median; `Seccomp: 2`): ours 20, raw 20, raw-nolog 0." in (
+        summarize.markdown(summary)
+    )
+    # Results written before the seccomp column: the counts read, and no seccomp line.
+    old = _write(tmp_path / "old.tsv", "run\timpl\tprocesses", [(1, "ours", 20)])
+    summary = summarize.summarize(timings, "engines: test", None, old)
+    assert summary["seccomp_filtered"] == {}
+    assert "seccomp filter" not in summarize.markdown(summary)

@@ -14,7 +14,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._container_batch i
     check_defaults,
     item_params,
 )
-from ansible_collections.ocistack.engine.plugins.module_utils._containers import run_parallel
+from ansible_collections.ocistack.engine.plugins.module_utils._containerd_view import run_parallel
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
 
