@@ -393,9 +393,11 @@ def cached_cgroup_driver() -> str:
     return cgroup_driver()
 
 
-def status_of(task: Optional[Mapping[str, Any]]) -> str:
+def status_of(task: Optional[Mapping[str, Any]], labels: Optional[Mapping[str, str]] = None) -> str:
     if not task:
-        return "created"
+        # containerd's restart monitor deletes the task of a container held stopped, so a
+        # stopped container may have none: the label, not the missing task, says which it is.
+        return "stopped" if (labels or {}).get(LABEL_RESTART_STATUS) == "stopped" else "created"
     status = task.get("status")
     return "running" if status in ("running", "pausing", "paused") else "stopped" if status == "stopped" else "created"
 

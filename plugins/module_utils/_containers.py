@@ -132,7 +132,7 @@ class ContainerManager:
             return None
         task = self.view.task(self.request.name)
         info["task"] = task
-        info["status"] = status_of(task)
+        info["status"] = status_of(task, info["labels"])
         return info
 
     def public(self, info: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -712,7 +712,7 @@ def container_info(module: Any) -> Dict[str, Any]:
             continue
         task = tasks.get(name)
         identity = actual_identity(info)
-        status = status_of(task)
+        status = status_of(task, info["labels"])
         containers.append(
             {
                 "name": name,

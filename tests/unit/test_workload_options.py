@@ -193,3 +193,16 @@ def test_journal_entry_is_the_line_without_its_newline(tmp_path):
     JournalSink("ns", "plain", path).write("stdout", b"tick\n")
     datagram = server.recv(65536)
     assert b"MESSAGE=tick\n" in datagram and b"CONTAINERD_NAMESPACE=ns\n" in datagram
+
+
+def test_a_stopped_container_whose_task_the_restart_monitor_deleted_is_stopped():
+    from ansible_collections.ocistack.engine.plugins.module_utils._container_request import (
+        LABEL_RESTART_STATUS,
+        status_of,
+    )
+
+    assert status_of({"status": "running"}) == "running"
+    assert status_of({"status": "stopped"}, {LABEL_RESTART_STATUS: "running"}) == "stopped"
+    assert status_of(None, {LABEL_RESTART_STATUS: "stopped"}) == "stopped"
+    assert status_of(None, {LABEL_RESTART_STATUS: "running"}) == "created"
+    assert status_of(None) == "created"
