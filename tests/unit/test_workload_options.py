@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.ocistack.engine.plugins.module_utils import _server
 from ansible_collections.ocistack.engine.plugins.module_utils._cni import format_ports, parse_published_ports
+from ansible_collections.ocistack.engine.plugins.module_utils._container_request import LABEL_RESTART_STATUS, status_of
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 from ansible_collections.ocistack.engine.plugins.module_utils._etc_files import (
     container_hostname,
@@ -196,11 +197,6 @@ def test_journal_entry_is_the_line_without_its_newline(tmp_path):
 
 
 def test_a_stopped_container_whose_task_the_restart_monitor_deleted_is_stopped():
-    from ansible_collections.ocistack.engine.plugins.module_utils._container_request import (
-        LABEL_RESTART_STATUS,
-        status_of,
-    )
-
     assert status_of({"status": "running"}) == "running"
     assert status_of({"status": "stopped"}, {LABEL_RESTART_STATUS: "running"}) == "stopped"
     assert status_of(None, {LABEL_RESTART_STATUS: "stopped"}) == "stopped"
