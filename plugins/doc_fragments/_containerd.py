@@ -34,12 +34,27 @@ notes:
 options:
   username:
     description:
-      - User name for the registry (HTTP basic auth). Requires O(password).
+      - User name for the registry. Requires O(password).
+      - The module asks the registry how it wants to be authenticated (C(GET /v2/)). Where it answers with a
+        C(Bearer) challenge (Docker Hub, GHCR, Harbor, Quay, Distribution with C(auth) set to C(token)) the module fetches
+        a token for the repository from the token server the challenge names, with O(username) and
+        O(password) as basic auth, scoped to C(pull) (C(pull,push) for a push), and C(ctr) sends that token.
+        Elsewhere the credentials go as HTTP basic auth.
     type: str
   password:
     description:
-      - Password for O(username). It is never put on a command line or in logs; it reaches C(ctr) through a
-        private, temporary C(hosts.toml) (mode 0600) removed right after the call.
+      - Password for O(username). It is never put on a command line or in logs; the token (or the basic-auth
+        header) reaches C(ctr) through a private, temporary C(hosts.toml) (mode 0600) removed right after the
+        call.
+      - Mutually exclusive with O(identity_token).
+    type: str
+  identity_token:
+    description:
+      - An identity (refresh) token, as C(docker login) stores for registries that issue one (Azure Container
+        Registry, Harbor's OIDC users), used instead of a password. The module exchanges it at the token server
+        for an access token (an OAuth2 C(refresh_token) grant with client id C(ocistack.engine)).
+      - O(username) is optional with it. It is kept as secret as O(password).
+      - Mutually exclusive with O(password).
     type: str
   plain_http:
     description:
@@ -55,10 +70,10 @@ options:
     description:
       - A containerd hosts directory (C(<host[:port]>/hosts.toml) or C(<host[:port]>/*.crt)) for mirrors and
         registry certificates, as in containerd's C(config_path).
-      - With O(username), the registry's own sub-directory may hold certificates (C(*.crt)) but not a
-        C(hosts.toml), because the module writes that file to carry the credentials.
+      - With credentials (O(username) or O(identity_token)), the registry's own sub-directory may hold
+        certificates (C(*.crt)) but not a C(hosts.toml), because the module writes that file to carry them.
     type: path
 notes:
-  - Credentials are sent as HTTP basic auth on every request; registries that only accept bearer tokens
-    issued by a separate auth server (such as Docker Hub for private repositories) need a hosts.toml of yours.
+  - A token lives as long as the token server says (minutes, usually); it is fetched afresh for every pull or
+    push, so a long-running play never sends an expired one.
 """

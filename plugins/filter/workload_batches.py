@@ -42,7 +42,7 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: A list of dicts with C(namespace), C(containers) and the registry keys C(username), C(password),
-    C(plain_http) and C(skip_verify) (null where not set).
+    C(identity_token), C(plain_http) and C(skip_verify) (null where not set).
   type: list
   elements: dict
 """
@@ -52,7 +52,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 __all__ = ["FilterModule", "workload_batches"]
 
 # Taken once per containerd_containers call, not per item.
-BATCH_KEYS = ("username", "password", "plain_http", "skip_verify")
+BATCH_KEYS = ("username", "password", "identity_token", "plain_http", "skip_verify")
 
 
 def workload_batches(entries: Sequence[Mapping[str, Any]], namespace: str, label: str) -> List[Dict[str, Any]]:

@@ -483,7 +483,7 @@ class Ctr:
         with access.arguments(reference, self._tmp_root()) as flags:
             rc, out, err = self.run(["content", "fetch-object", *flags, reference], binary_output=True, check=False)
         if rc != 0:
-            raise ToolError(explain_registry_error(err, reference), cmd=["ctr", "content", "fetch-object"], rc=rc)
+            raise ToolError(access.explain(err, reference), cmd=["ctr", "content", "fetch-object"], rc=rc)
         return "sha256:" + hashlib.sha256(out).hexdigest()
 
     def pull(self, reference: str, access: RegistryAccess, platform: Optional[str] = None) -> None:
@@ -493,16 +493,16 @@ class Ctr:
         with access.arguments(reference, self._tmp_root()) as flags:
             rc, _out, err = self.run([*args, *flags, reference], check=False)
         if rc != 0:
-            raise ToolError(explain_registry_error(err, reference), cmd=["ctr", *args, reference], rc=rc)
+            raise ToolError(access.explain(err, reference), cmd=["ctr", *args, reference], rc=rc)
 
     def push(self, reference: str, access: RegistryAccess, platform: Optional[str] = None) -> None:
         args = ["images", "push"]
         if platform:
             args += ["--platform", platform]
-        with access.arguments(reference, self._tmp_root()) as flags:
+        with access.arguments(reference, self._tmp_root(), push=True) as flags:
             rc, _out, err = self.run([*args, *flags, reference], check=False)
         if rc != 0:
-            raise ToolError(explain_registry_error(err, reference), cmd=["ctr", *args, reference], rc=rc)
+            raise ToolError(access.explain(err, reference), cmd=["ctr", *args, reference], rc=rc)
 
     def import_archive(self, path: str, platform: Optional[str] = None) -> List[Tuple[str, str]]:
         args = ["images", "import"]

@@ -488,7 +488,6 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={**CONNECTION_ARGUMENT_SPEC, **CONTAINER_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC},
         required_if=CONTAINER_REQUIRED_IF,
-        required_together=[("username", "password")],
         supports_check_mode=True,
     )
     try:

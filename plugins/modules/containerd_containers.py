@@ -162,7 +162,6 @@ def main() -> None:
             "defaults": {"type": "dict"},
             "parallel": {"type": "int", "default": 4},
         },
-        required_together=[("username", "password")],
         supports_check_mode=True,
     )
     try:

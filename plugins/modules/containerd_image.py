@@ -155,6 +155,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError
 from ansible_collections.ocistack.engine.plugins.module_utils._images import manage_image
+from ansible_collections.ocistack.engine.plugins.module_utils._registry import REGISTRY_ARGUMENT_SPEC
 
 
 def main() -> None:
@@ -170,13 +171,8 @@ def main() -> None:
             "tags": {"type": "list", "elements": "str", "default": []},
             "archive_path": {"type": "path"},
             "push": {"type": "bool", "default": False},
-            "username": {"type": "str"},
-            "password": {"type": "str", "no_log": True},
-            "plain_http": {"type": "bool", "default": False},
-            "skip_verify": {"type": "bool", "default": False},
-            "hosts_dir": {"type": "path"},
+            **REGISTRY_ARGUMENT_SPEC,
         },
-        required_together=[("username", "password")],
         supports_check_mode=True,
     )
     try:

@@ -17,7 +17,10 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, Iterator, List
 
@@ -258,6 +261,151 @@ def registries(session_dir: Path, test_images: Path) -> Iterator[Registries]:
     finally:
         for proc in result.procs:
             _stop(proc)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """A registry token server as Docker Hub, GHCR or Harbor run one, small enough to read.
+
+    ``GET /token?service=..&scope=repository:<name>:<actions>`` with basic auth, or ``POST`` an
+    OAuth2 refresh-token grant with the identity token, answers an RS256 JWT whose ``x5c``
+    header carries the signing certificate: Distribution (``auth: token``) trusts it because
+    the same certificate is its ``rootcertbundle``. Wrong credentials get 401. Every request
+    it answered is kept in ``requests`` (what was asked, never the secret).
+    """
+
+    issuer = "ocistack-test-issuer"
+    service = "ocistack-test-registry"
+
+    def __init__(self, directory: Path, username: str, password: str, identity_token: str) -> None:
+        self.key, self.cert = directory / "signer.key", directory / "signer.crt"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=ocistack test token signer", "-keyout", str(self.key), "-out", str(self.cert)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        der = subprocess.run(
+            ["openssl", "x509", "-in", str(self.cert), "-outform", "DER"], check=True, capture_output=True
+        ).stdout
+        self.x5c = base64.b64encode(der).decode()
+        self.basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.username, self.identity_token = username, identity_token
+        self.requests: List[Dict[str, str]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.realm = f"http://127.0.0.1:{self.server.server_port}/token"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+
+    def token(self, scope: str) -> str:
+        now = int(time.time())
+        access = []
+        if scope.startswith("repository:"):
+            _kind, name, actions = scope.split(":", 2)
+            access.append({"type": "repository", "name": name, "actions": actions.split(",")})
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+        claims = {"iss": self.issuer, "sub": self.username, "aud": self.service, "exp": now + 300,
+                  "nbf": now - 30, "iat": now, "jti": secrets.token_hex(8), "access": access}  # fmt: skip
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signature = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+            input=signing_input.encode(), check=True, capture_output=True,
+        ).stdout  # fmt: skip
+        return f"{signing_input}.{_b64url(signature)}"
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args):
+                pass
+
+            def _answer(self, code: int, body: Dict[str, str]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802 - http.server's name
+                query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+                granted = self.headers.get("Authorization") == server.basic
+                server.requests.append({"method": "GET", "scope": query.get("scope", ""), "granted": str(granted)})
+                if not granted:
+                    return self._answer(401, {"details": "wrong username or password"})
+                return self._answer(200, {"token": server.token(query.get("scope", ""))})
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length", "0"))
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                granted = form.get("grant_type") == "refresh_token" and form.get("refresh_token") == (
+                    server.identity_token
+                )
+                server.requests.append({"method": "POST", "scope": form.get("scope", ""), "granted": str(granted)})
+                if not granted:
+                    return self._answer(401, {"details": "unknown refresh token"})
+                return self._answer(200, {"access_token": server.token(form.get("scope", ""))})
+
+        return Handler
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TokenRegistry:
+    """Distribution with ``auth: token`` over TLS (the session's test CA), holding test/busybox:1."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.username = "ocistack-token"
+        self.password = ""
+        self.identity_token = ""
+        self.ca_file = ""
+        self.tokens: TokenServer | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def token_registry(session_dir: Path, test_images: Path) -> Iterator[TokenRegistry]:
+    result = TokenRegistry()
+    result.password = "tpw-" + secrets.token_hex(12)
+    result.identity_token = "idt-" + secrets.token_hex(12)
+    directory = session_dir / "registry-token"
+    directory.mkdir()
+    tls = _make_tls(directory)
+    result.ca_file = tls["ca"]
+    result.tokens = TokenServer(directory, result.username, result.password, result.identity_token)
+    proc = None
+    try:
+        result.port = _free_port()
+        proc = _start_registry(
+            directory,
+            result.port,
+            f"  tls: {{certificate: {tls['cert']}, key: {tls['key']}}}\n"
+            f"auth: {{token: {{realm: '{result.tokens.realm}', service: {TokenServer.service}, "
+            f"issuer: {TokenServer.issuer}, rootcertbundle: {result.tokens.cert}}}}}\n",
+        )
+        # skopeo does the token flow itself; it reads the credentials from an auth file, not argv.
+        authfile = directory / "skopeo-auth.json"
+        auth = base64.b64encode(f"{result.username}:{result.password}".encode()).decode()
+        authfile.write_text(json.dumps({"auths": {result.host: {"auth": auth}}}))
+        os.chmod(authfile, 0o600)
+        subprocess.run(
+            ["skopeo", "copy", "-q", "--dest-tls-verify=false", "--authfile", str(authfile),
+             f"docker-archive:{test_images / 'busybox.tar'}", f"docker://{result.host}/test/busybox:1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        yield result
+    finally:
+        if proc is not None:
+            _stop(proc)
+        result.tokens.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.ocistack.engine.plugins.module_utils import _registry as registry_module
 from ansible_collections.ocistack.engine.plugins.module_utils._cni import load_cni_network
 from ansible_collections.ocistack.engine.plugins.module_utils._container_request import user_labels
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
@@ -208,8 +209,10 @@ def test_unknown_signal():
         normalize_signal("SIGNOPE")
 
 
-def test_credentials_never_in_flags_and_file_is_private(tmp_path):
+def test_credentials_never_in_flags_and_file_is_private(tmp_path, monkeypatch):
     password = "s3cr3t-value"
+    # The login itself (tests/unit/test_registry_auth.py) is not what this test is about.
+    monkeypatch.setattr(registry_module, "authorization_header", lambda *_a, **_k: "Basic YWxpY2U6czNjcjN0LXZhbHVl")
     access = RegistryAccess(username="alice", password=password, skip_verify=True)
     access.validate()
     with access.arguments("127.0.0.1:5000/team/app:1", str(tmp_path)) as flags:

@@ -24,3 +24,17 @@ def test_groups_by_namespace_and_credentials_and_passes_keys_through():
     assert other["unknown_key"] == 1 and "namespace" not in other
     private = by_key[("ocistack", "u")]
     assert private["password"] == "p" and "password" not in private["containers"][0]
+
+
+def test_an_identity_token_is_a_batch_key_not_an_item_key():
+    entries = [
+        {"name": "a", "image": "r.test/a:1", "identity_token": "t1"},
+        {"name": "b", "image": "r.test/b:1", "identity_token": "t1"},
+        {"name": "c", "image": "r.test/c:1", "identity_token": "t2"},
+    ]
+    batches = workload_batches(entries, "ocistack", "ocistack.workloads/managed")
+    assert [(b["identity_token"], [i["name"] for i in b["containers"]]) for b in batches] == [
+        ("t1", ["a", "b"]),
+        ("t2", ["c"]),
+    ]
+    assert all("identity_token" not in item for b in batches for item in b["containers"])
