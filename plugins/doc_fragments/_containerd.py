@@ -36,8 +36,8 @@ options:
     description:
       - User name for the registry. Requires O(password).
       - The module asks the registry how it wants to be authenticated (C(GET /v2/)). Where it answers with a
-        C(Bearer) challenge (Docker Hub, GHCR, Harbor, Quay, Distribution with C(auth) set to C(token)) the module fetches
-        a token for the repository from the token server the challenge names, with O(username) and
+        C(Bearer) challenge (Docker Hub, GHCR, Harbor, Quay, Distribution with C(auth) set to C(token)) the
+        module fetches a token for the repository from the token server the challenge names, with O(username) and
         O(password) as basic auth, scoped to C(pull) (C(pull,push) for a push), and C(ctr) sends that token.
         Elsewhere the credentials go as HTTP basic auth.
     type: str
