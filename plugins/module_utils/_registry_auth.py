@@ -19,8 +19,9 @@ import re
 import ssl
 import urllib.error
 import urllib.parse
-import urllib.request
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from ansible.module_utils.urls import Request
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
@@ -45,7 +46,7 @@ def registry_endpoint(host: str) -> str:
 
 def repository_of(reference: str) -> str:
     """``127.0.0.1:5000/team/app:1`` -> ``team/app``; ``docker.io/busybox:1`` -> ``library/busybox``."""
-    host, _, rest = reference.partition("/")
+    host, _slash, rest = reference.partition("/")
     name = rest.split("@", 1)[0]
     if ":" in name:
         name = name.rsplit(":", 1)[0]
@@ -56,7 +57,7 @@ def repository_of(reference: str) -> str:
 
 def parse_challenge(header: str) -> Tuple[str, Dict[str, str]]:
     """``Bearer realm="https://a/token",service="reg"`` -> ``("bearer", {"realm": ..., "service": ...})``."""
-    scheme, _, rest = (header or "").strip().partition(" ")
+    scheme, _space, rest = (header or "").strip().partition(" ")
     params: Dict[str, str] = {}
     position = 0
     while position < len(rest):
@@ -79,6 +80,15 @@ def _ssl_context(skip_verify: bool, ca_files: Sequence[str]) -> ssl.SSLContext:
     return context
 
 
+def _open(
+    url: str, context: ssl.SSLContext, data: Optional[bytes] = None, headers: Optional[Mapping[str, str]] = None
+) -> Any:
+    # Proxies from the environment apply, as to ctr; no ~/.netrc: the credentials are the options' only.
+    return Request(context=context, use_netrc=False).open(
+        "POST" if data is not None else "GET", url, data=data, headers=dict(headers or {}), timeout=TIMEOUT_SECONDS
+    )
+
+
 def _basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
@@ -86,7 +96,7 @@ def _basic(username: str, password: str) -> str:
 def _challenge(url: str, context: ssl.SSLContext) -> Optional[str]:
     """The ``WWW-Authenticate`` header of ``GET url``, or None when the registry lets us in without one."""
     try:
-        with urllib.request.urlopen(urllib.request.Request(url), timeout=TIMEOUT_SECONDS, context=context):
+        with _open(url, context):
             return None
     except urllib.error.HTTPError as error:
         if error.code == 401:
@@ -114,19 +124,16 @@ def _request_token(  # noqa: PLR0913 - the token request's inputs, each a differ
     if identity_token:
         # OAuth2 refresh-token grant, as docker login stores an identity token for.
         form = {**query, "grant_type": "refresh_token", "refresh_token": identity_token, "client_id": CLIENT_ID}
-        request = urllib.request.Request(
-            realm,
-            data=urllib.parse.urlencode(form).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
+        url, data = realm, urllib.parse.urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
         option = "identity_token"
     else:
         separator = "&" if "?" in realm else "?"
-        request = urllib.request.Request(realm + separator + urllib.parse.urlencode(query))
-        request.add_header("Authorization", _basic(username or "", password or ""))
+        url, data = realm + separator + urllib.parse.urlencode(query), None
+        headers = {"Authorization": _basic(username or "", password or "")}
         option = "password"
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS, context=context) as response:
+        with _open(url, context, data=data, headers=headers) as response:
             body = json.loads(response.read().decode() or "{}")
     except urllib.error.HTTPError as error:
         if error.code in (400, 401, 403):

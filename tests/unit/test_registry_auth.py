@@ -86,7 +86,7 @@ class FakeRegistry:
                 self.wfile.write(data)
 
             def do_GET(self):  # noqa: N802 - http.server's name
-                path, _, query = self.path.partition("?")
+                path, _mark, query = self.path.partition("?")
                 if path == "/v2/":
                     if fake.challenge:
                         challenge = fake.challenge.replace("REALM", fake.url + "/token")
