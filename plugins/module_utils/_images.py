@@ -1,6 +1,6 @@
 # Copyright: ocistack.engine contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""containerd_image and containerd_image_info: pull, import, tag, export, push and remove images."""
+"""containerd_image, containerd_image_info and containerd_image_prune: the images of a namespace."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import json
 import os
 import tarfile
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import compare
+from ansible_collections.ocistack.engine.plugins.module_utils._container_request import LABEL_IMAGE, LABEL_IMAGE_DIGEST
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
     Ctr,
     client_from_params,
@@ -23,6 +24,8 @@ from ansible_collections.ocistack.engine.plugins.module_utils._registry import a
 __all__ = [
     "image_info",
     "manage_image",
+    "plan_prune",
+    "prune_images",
     "public_image",
 ]
 
@@ -224,3 +227,61 @@ def image_info(module: Any) -> Dict[str, Any]:
     else:
         images = client.images()
     return {"changed": False, "images": [public_image(client.image_details(image)) for image in images]}
+
+
+# --------------------------------------------------------------------------- containerd_image_prune
+
+
+def plan_prune(
+    images: List[Mapping[str, Any]], used: Iterable[Tuple[str, str]], keep: List[str]
+) -> Dict[str, List[str]]:
+    """Which image names go: not kept, not used by a container, and not sharing a digest with one that is.
+
+    ``used`` holds each container's (image reference, image digest); either may be empty. A name with
+    the digest a container runs stays too: removing it frees nothing, and a container recreated from
+    that name should not need a pull.
+    """
+    used = list(used)
+    used_names = {reference for reference, _digest in used if reference}
+    used_digests = {digest for _reference, digest in used if digest}
+    used_digests |= {image["digest"] for image in images if image["name"] in used_names}
+    remove, in_use = [], []
+    for image in images:
+        name = image["name"]
+        if name in used_names or image["digest"] in used_digests:
+            in_use.append(name)
+        elif name not in keep:
+            remove.append(name)
+    return {"remove": sorted(remove), "in_use": sorted(in_use)}
+
+
+def _images_in_use(client: Ctr) -> List[Tuple[str, str]]:
+    """(reference, digest) of every container of the namespace, ours (labels) or another client's (its Image)."""
+    used = []
+    for container_id in client.container_ids():
+        info = client.container(container_id)
+        if info is None:  # removed since the listing
+            continue
+        labels = info["labels"]
+        used.append((labels.get(LABEL_IMAGE) or info["image"], labels.get(LABEL_IMAGE_DIGEST) or ""))
+    return used
+
+
+def prune_images(module: Any) -> Dict[str, Any]:
+    """containerd_image_prune: remove the namespace's images that no container uses and ``keep`` does not list."""
+    params = module.params
+    keep = [validate_reference(reference, "keep") for reference in params.get("keep") or []]
+    client = client_from_params(module)
+    images = client.images()
+    plan = plan_prune(images, _images_in_use(client), keep)
+    if not module.check_mode:
+        for name in plan["remove"]:
+            client.remove_image(name)
+    result: Dict[str, Any] = {"changed": bool(plan["remove"]), "removed": plan["remove"], "in_use": plan["in_use"]}
+    if module._diff:
+        before = sorted(image["name"] for image in images)
+        result["diff"] = {
+            "before": {"images": before},
+            "after": {"images": [name for name in before if name not in plan["remove"]]},
+        }
+    return result

@@ -23,7 +23,7 @@ CASES = [
     ("containerd_image", {"name": "ocistack.test/busybox:latest", "source": "import"}, "path:"),
     ("containerd_image", {"name": "ocistack.test/busybox:latest", "tags": ["UPPER/case:1"]}, "tags:"),
     ("containerd_image", {"name": "ocistack.test/busybox:latest", "platform": "amd64"}, "platform:"),
-    ("containerd_image", {"name": "ocistack.test/busybox:latest", "username": "u"}, "username, password"),
+    ("containerd_image", {"name": "ocistack.test/busybox:latest", "username": "u"}, "password:"),
     ("containerd_container", {"name": "bad/name", "image": "{image}"}, "name:"),
     ("containerd_container", {"name": "c", "image": "{image}", "runtime": "io.containerd.nope.v9"}, "runtime:"),
     ("containerd_container", {"name": "c", "image": "{image}", "memory": "-64m"}, "memory:"),
@@ -50,6 +50,7 @@ CASES = [
     ("containerd_namespace", {"name": "bad namespace"}, "name:"),
     ("containerd_info", {"address": "/nonexistent/containerd.sock"}, "address:"),
     ("containerd_image_info", {"namespace": "bad ns!"}, "namespace:"),
+    ("containerd_image_prune", {"keep": ["Not A Reference"]}, "keep:"),
 ]
 
 
