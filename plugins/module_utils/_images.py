@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.ocistack.engine.plugins.module_utils._compare import compare
 from ansible_collections.ocistack.engine.plugins.module_utils._container_request import LABEL_IMAGE, LABEL_IMAGE_DIGEST
+from ansible_collections.ocistack.engine.plugins.module_utils._containerd_view import run_parallel
 from ansible_collections.ocistack.engine.plugins.module_utils._ctr import (
     Ctr,
     client_from_params,
@@ -255,11 +256,14 @@ def plan_prune(
     return {"remove": sorted(remove), "in_use": sorted(in_use)}
 
 
+# ctr calls are process spawns, mostly waiting: a few at once read many containers faster.
+INFO_WORKERS = 4
+
+
 def _images_in_use(client: Ctr) -> List[Tuple[str, str]]:
     """(reference, digest) of every container of the namespace, ours (labels) or another client's (its Image)."""
     used = []
-    for container_id in client.container_ids():
-        info = client.container(container_id)
+    for info in run_parallel(client.container, client.container_ids(), INFO_WORKERS):
         if info is None:  # removed since the listing
             continue
         labels = info["labels"]

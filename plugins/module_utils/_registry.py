@@ -120,13 +120,13 @@ class RegistryAccess:
 
     @contextmanager
     def arguments(self, reference: str, tmp_root: Optional[str] = None, push: bool = False) -> Iterator[List[str]]:
-        if not self.needs_generated_hosts(registry_host(reference)):
+        host = registry_host(reference)
+        if not self.needs_generated_hosts(host):
             flags = self._common_flags()
             if self.hosts_dir:
                 flags += ["--hosts-dir", self.hosts_dir]
             yield flags
             return
-        host = registry_host(reference)
         workdir = tempfile.mkdtemp(prefix="ocistack-hosts-", dir=tmp_root)
         try:
             os.chmod(workdir, stat.S_IRWXU)

@@ -491,3 +491,38 @@ def port_network(session_dir: Path) -> Iterator[Dict[str, str]]:
         yield {"name": name, "conf_dir": str(conf_dir)}
     finally:
         subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
+
+
+@pytest.fixture
+def namespace(containerd: Containerd) -> Iterator[str]:
+    """A containerd namespace of the test's own; its containers, images and the namespace go afterwards."""
+    name = "it-" + secrets.token_hex(4)
+    yield name
+    for container in containerd.ctr(["containers", "ls", "-q"], namespace=name, check=False).stdout.split():
+        containerd.ctr(["containers", "rm", container], namespace=name, check=False)
+    for image in containerd.ctr(["images", "ls", "-q"], namespace=name, check=False).stdout.split():
+        containerd.ctr(["images", "rm", "--sync", image], namespace=name, check=False)
+    containerd.ctr(["namespaces", "rm", name], check=False)
+
+
+def _sample_process_args(stop: threading.Event, seen: List[str]) -> None:
+    while not stop.is_set():
+        seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False).stdout)
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def run_watching_argv(module_runner):
+    """Run a module while sampling every process's argv: returns (result, samples), to show a secret never is on one."""
+
+    def run(module: str, args: dict, **kwargs):
+        stop, seen = threading.Event(), []
+        sampler = threading.Thread(target=_sample_process_args, args=(stop, seen))
+        sampler.start()
+        try:
+            return module_runner(module, args, **kwargs), seen
+        finally:
+            stop.set()
+            sampler.join()
+
+    return run

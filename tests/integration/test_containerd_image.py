@@ -12,23 +12,10 @@ import secrets
 import shutil
 import subprocess
 import tarfile
-import threading
-import time
 from pathlib import Path
-
-import pytest
 
 from ansible_collections.ocistack.engine.plugins.filter.containerd_registry_files import containerd_registry_files
 from ansible_collections.ocistack.engine.plugins.module_utils._config_files import run as run_config_files
-
-
-@pytest.fixture
-def namespace(containerd):
-    name = "it-img-" + secrets.token_hex(4)
-    yield name
-    for image in containerd.ctr(["images", "ls", "-q"], namespace=name, check=False).stdout.split():
-        containerd.ctr(["images", "rm", "--sync", image], namespace=name, check=False)
-    containerd.ctr(["namespaces", "rm", name], check=False)
 
 
 def test_import_check_apply_idempotent(containerd, module_runner, namespace, test_images):
@@ -94,13 +81,7 @@ def test_pull_plain_http_then_always_unchanged(containerd, module_runner, namesp
     assert repull["image"]["digest"] == digest
 
 
-def _sample_process_args(stop: threading.Event, seen: list) -> None:
-    while not stop.is_set():
-        seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False).stdout)
-        time.sleep(0.02)
-
-
-def test_pull_tls_with_auth_keeps_password_secret(containerd, module_runner, namespace, registries):
+def test_pull_tls_with_auth_keeps_password_secret(containerd, run_watching_argv, namespace, registries):
     args = {
         "address": containerd.address,
         "namespace": namespace,
@@ -109,14 +90,7 @@ def test_pull_tls_with_auth_keeps_password_secret(containerd, module_runner, nam
         "password": registries.password,
         "skip_verify": True,
     }
-    stop, seen = threading.Event(), []
-    sampler = threading.Thread(target=_sample_process_args, args=(stop, seen))
-    sampler.start()
-    try:
-        pulled = module_runner("containerd_image", args)
-    finally:
-        stop.set()
-        sampler.join()
+    pulled, seen = run_watching_argv("containerd_image", args)
     assert pulled["changed"] is True, pulled
     assert pulled["image"]["digest"].startswith("sha256:")
     assert seen and not any(registries.password in sample for sample in seen)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 
 import pytest
@@ -11,17 +10,6 @@ USED = "ocistack.test/busybox:latest"
 SAME_DIGEST = "ocistack.test/busybox:same-digest"
 UNUSED = "ocistack.test/other:1"
 KEPT = "ocistack.test/other:kept"
-
-
-@pytest.fixture
-def namespace(containerd):
-    name = "it-prune-" + secrets.token_hex(4)
-    yield name
-    for container in containerd.ctr(["containers", "ls", "-q"], namespace=name, check=False).stdout.split():
-        containerd.ctr(["containers", "rm", container], namespace=name, check=False)
-    for image in containerd.ctr(["images", "ls", "-q"], namespace=name, check=False).stdout.split():
-        containerd.ctr(["images", "rm", "--sync", image], namespace=name, check=False)
-    containerd.ctr(["namespaces", "rm", name], check=False)
 
 
 @pytest.fixture

@@ -12,23 +12,12 @@ import json
 import secrets
 import shutil
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.ocistack.engine.plugins.filter.containerd_registry_files import containerd_registry_files
 from ansible_collections.ocistack.engine.plugins.module_utils._config_files import run as run_config_files
-
-
-@pytest.fixture
-def namespace(containerd):
-    name = "it-tok-" + secrets.token_hex(4)
-    yield name
-    for image in containerd.ctr(["images", "ls", "-q"], namespace=name, check=False).stdout.split():
-        containerd.ctr(["images", "rm", "--sync", image], namespace=name, check=False)
-    containerd.ctr(["namespaces", "rm", name], check=False)
 
 
 @pytest.fixture
@@ -40,23 +29,6 @@ def trusted_hosts(token_registry, tmp_path) -> str:
     return str(tmp_path / "hosts")
 
 
-def _sample_process_args(stop: threading.Event, seen: list) -> None:
-    while not stop.is_set():
-        seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False).stdout)
-        time.sleep(0.02)
-
-
-def _run_watching_argv(module_runner, module: str, args: dict, **kwargs):
-    stop, seen = threading.Event(), []
-    sampler = threading.Thread(target=_sample_process_args, args=(stop, seen))
-    sampler.start()
-    try:
-        return module_runner(module, args, **kwargs), seen
-    finally:
-        stop.set()
-        sampler.join()
-
-
 def _token_requests(token_registry, since: int) -> list:
     return token_registry.tokens.requests[since:]
 
@@ -65,8 +37,8 @@ def _images(containerd, namespace: str) -> list:
     return containerd.ctr(["images", "ls", "-q"], namespace=namespace).stdout.split()
 
 
-def test_pull_with_password_logs_in_at_the_token_server(
-    containerd, module_runner, namespace, token_registry, trusted_hosts
+def test_pull_with_password_logs_in_at_the_token_server(  # noqa: PLR0917
+    containerd, module_runner, run_watching_argv, namespace, token_registry, trusted_hosts
 ):
     reference = f"{token_registry.host}/test/busybox:1"
     args = {
@@ -82,7 +54,7 @@ def test_pull_with_password_logs_in_at_the_token_server(
     assert _images(containerd, namespace) == []
 
     asked = len(token_registry.tokens.requests)
-    pulled, seen = _run_watching_argv(module_runner, "containerd_image", args)
+    pulled, seen = run_watching_argv("containerd_image", args)
     assert pulled.get("failed") is not True, pulled
     assert pulled["changed"] is True and pulled["image"]["digest"].startswith("sha256:"), pulled
     assert _images(containerd, namespace) == [reference]
@@ -99,7 +71,7 @@ def test_pull_with_password_logs_in_at_the_token_server(
     assert repulled["changed"] is False and repulled["image"]["digest"] == pulled["image"]["digest"], repulled
 
 
-def test_pull_with_an_identity_token(containerd, module_runner, namespace, token_registry):
+def test_pull_with_an_identity_token(containerd, module_runner, run_watching_argv, namespace, token_registry):
     reference = f"{token_registry.host}/test/busybox:1"
     args = {
         "address": containerd.address,
@@ -111,7 +83,7 @@ def test_pull_with_an_identity_token(containerd, module_runner, namespace, token
     twin = module_runner("containerd_image", args, check_mode=True)
     assert twin["changed"] is True and _images(containerd, namespace) == []
     asked = len(token_registry.tokens.requests)
-    pulled, seen = _run_watching_argv(module_runner, "containerd_image", args)
+    pulled, seen = run_watching_argv("containerd_image", args)
     assert pulled.get("failed") is not True and pulled["changed"] is True, pulled
     logins = _token_requests(token_registry, asked)
     assert {"method": "POST", "scope": "repository:test/busybox:pull", "granted": "True"} in logins, logins
@@ -186,7 +158,7 @@ def test_a_static_basic_header_is_not_enough_for_a_token_registry(
 
 
 def test_containerd_container_runs_an_image_from_a_token_registry(
-    containerd, module_runner, token_registry, trusted_hosts
+    containerd, module_runner, run_watching_argv, token_registry, trusted_hosts
 ):
     name = "tok-" + secrets.token_hex(4)
     reference = f"{token_registry.host}/test/busybox:1"
@@ -204,7 +176,7 @@ def test_containerd_container_runs_an_image_from_a_token_registry(
     try:
         twin = module_runner("containerd_container", args, check_mode=True)
         assert twin["changed"] is True and "create" in twin["actions"], twin
-        created, seen = _run_watching_argv(module_runner, "containerd_container", args)
+        created, seen = run_watching_argv("containerd_container", args)
         assert created.get("failed") is not True, created
         assert created["changed"] is True and created["container"]["status"] == "running", created
         assert not any(token_registry.password in sample for sample in seen)
@@ -215,7 +187,9 @@ def test_containerd_container_runs_an_image_from_a_token_registry(
         containerd.ctr(["images", "rm", "--sync", reference], check=False)
 
 
-def test_push_logs_in_for_pull_and_push(containerd, module_runner, namespace, token_registry, test_images, tmp_path):  # noqa: PLR0917
+def test_push_logs_in_for_pull_and_push(  # noqa: PLR0917
+    containerd, module_runner, run_watching_argv, namespace, token_registry, test_images, tmp_path
+):
     base = {"address": containerd.address, "namespace": namespace}
     module_runner(
         "containerd_image",
@@ -234,7 +208,7 @@ def test_push_logs_in_for_pull_and_push(containerd, module_runner, namespace, to
     twin = module_runner("containerd_image", args, check_mode=True)
     assert twin.get("changed") is True and f"push {pushed}" in twin["actions"], twin
     asked = len(token_registry.tokens.requests)
-    done, seen = _run_watching_argv(module_runner, "containerd_image", args)
+    done, seen = run_watching_argv("containerd_image", args)
     assert done.get("failed") is not True and done["changed"] is True, done
     repository = pushed.split("/", 1)[1].rsplit(":", 1)[0]
     logins = _token_requests(token_registry, asked)
