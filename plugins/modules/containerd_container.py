@@ -97,8 +97,8 @@ options:
       - Every container with a network of its own (V(none), V(cni)) gets its own C(/etc/resolv.conf) (the host's
         name servers, search domains and options, loopback servers left out as docker does, see O(dns_servers)),
         C(/etc/hosts) (localhost and its host name on its address, plus O(etc_hosts)) and C(/etc/hostname),
-        kept in C(/var/lib/ocistack/containers/<namespace>/<name>/) and bind-mounted. V(host) mounts the host's
-        C(/etc/resolv.conf) and C(/etc/hosts) read-only.
+        kept in C(/var/lib/ocistack/containers/<namespace>/<name>/) and bind-mounted.
+      - A V(host) container gets the host's C(/etc/resolv.conf) and C(/etc/hosts), mounted read-only.
       - After a reboot a V(cni) container's network namespace is set up again before containerd starts, by the
         boot unit C(ocistack-cni-restore.service) that the module installs on systemd hosts, so the restart
         monitor starts its task again with no Ansible run (published ports included).
@@ -212,9 +212,11 @@ options:
     type: str
   apparmor_profile:
     description:
-      - AppArmor profile of the process. By default, where the host's kernel has AppArmor, C(ocistack-default),
-        which the module writes to C(/etc/apparmor.d/ocistack-default) and loads when the kernel does not have
-        it yet (denies mounts and writes to C(/proc/sys) and C(/sys)). V(unconfined) runs without one.
+      - AppArmor profile of the process.
+      - By default, where the host's kernel has AppArmor, C(ocistack-default), which denies mounts and writes to
+        C(/proc/sys) and C(/sys). The module writes it to C(/etc/apparmor.d/ocistack-default) and loads it when
+        the kernel does not have it yet.
+      - V(unconfined) runs without one.
     type: str
   no_new_privileges:
     description:
@@ -307,10 +309,10 @@ options:
       - Or a containerd runtime (shim) name such as V(io.containerd.runc.v2); its shim binary
         (C(containerd-shim-<name>-<version>)) must be installed.
       - An unknown name fails with the list of what the host has. A change recreates the container.
-      - Where containerd's runc runtime uses the systemd cgroup driver (C(SystemdCgroup) in its config, which the
-        containerd role sets on systemd hosts, or no setting on a systemd host), the task runs in the systemd
-        scope C(ocistack-<namespace>-<name>.scope) under C(system.slice); elsewhere in the cgroup
-        C(/<namespace>/<name>).
+      - The task runs in the systemd scope C(ocistack-<namespace>-<name>.scope) under C(system.slice) where
+        containerd's runc runtime uses the systemd cgroup driver, that is with C(SystemdCgroup = true) in its config
+        (the P(ocistack.engine.containerd#role) role sets it on systemd hosts) or not set at all on a systemd
+        host. Elsewhere it runs in the cgroup C(/<namespace>/<name>).
       - A container created with O(state=present) or O(state=stopped) is created again when it is first started, as
         C(ctr) hands the runtime binary and the systemd cgroup driver to the shim only when it starts the task too.
     type: str
