@@ -18,11 +18,20 @@ SRC="$OUT/src" # docs/site/index.rst includes ../../../README.md: it must stay t
 HTML="$OUT/html"
 COLLECTION=ocistack.engine
 t0=$(date +%s)
+t_phase=$t0
+# phase NAME: print NAME, and how long the previous phase took.
+phase() {
+  local now
+  now=$(date +%s)
+  [ "$now" -eq "$t0" ] || echo "   ($((now - t_phase))s)"
+  t_phase=$now
+  echo "-- $1"
+}
 
-echo "-- antsibull-docs lint-collection-docs"
+phase "antsibull-docs lint-collection-docs"
 antsibull-docs lint-collection-docs --plugin-docs .
 
-echo "-- antsibull-docs collection -> $SRC"
+phase "antsibull-docs collection -> $SRC"
 rm -rf "$SRC" "$HTML"
 mkdir -p "$OUT"
 mkdir -m 0755 "$SRC" # antsibull-docs refuses a destination others can write to
@@ -31,11 +40,11 @@ antsibull-docs --config-file docs/site/antsibull-docs.cfg collection --fail-on-e
 cp docs/site/index.rst "$SRC/index.rst"
 python3 scripts/docs_playbooks.py playbooks "$SRC/playbooks"
 
-echo "-- sphinx-build -> $HTML"
+phase "sphinx-build -> $HTML"
 # -W: every warning fails the build (nitpicky: an unresolved reference too); -n -E: no cached state.
 sphinx-build -b html -c docs/site -W --keep-going -n -E -q "$SRC" "$HTML"
 
-echo "-- a page for every module, filter, role and playbook"
+phase "a page for every module, filter, role and playbook"
 pages="$HTML/collections/ocistack/engine"
 expected=()
 for f in plugins/modules/*.py; do

@@ -25,7 +25,8 @@ html_use_smartypants = True
 html_use_modindex = False
 html_use_index = False
 html_copy_source = False
-html_theme_options = {"collapse_navigation": False}
+# No top bar: the theme's default one links Ansible's own blog, forum and docs.
+html_theme_options = {"collapse_navigation": False, "topbar_links": {}}
 
 default_role = "any"
 nitpicky = True
