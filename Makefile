@@ -1,10 +1,11 @@
 # The two commands a user needs; see README.md.
 #   make demo  - build the test hosts and run the collection's main playbook on them
 #   make test  - lint, sanity, unit, integration and molecule tests
+#   make docs  - the HTML docs site in .cache/docs/html (scripts/docs.sh)
 #   make bench - the benchmark against community.docker, containers.podman and raw ctr (bench/README.md)
 SHELL := /bin/bash
 
-.PHONY: setup demo test lint sanity unit integration molecule clean build bench
+.PHONY: setup demo test lint sanity unit integration molecule clean build bench docs
 
 setup:
 	bash scripts/setup.sh
@@ -17,6 +18,9 @@ test: setup
 
 lint sanity unit integration molecule: setup
 	bash scripts/test.sh $@
+
+docs: setup
+	bash scripts/docs.sh
 
 # BENCH_ARGS, e.g. "--runs 5" or "--phases stack": see bench/run.sh.
 bench: setup

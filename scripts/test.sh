@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`make test`): every quality gate, in order of cost.
 #   scripts/test.sh            all stages
-#   scripts/test.sh unit       one stage (lint, sanity, build, unit, integration, molecule)
+#   scripts/test.sh unit       one stage (lint, sanity, build, docs, unit, integration, molecule)
 #   scripts/test.sh molecule engine stack   only these molecule scenarios
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +68,11 @@ unit() {
   pytest -q tests/unit
 }
 
+# The docs site (make docs): fails on a lint finding, a Sphinx warning or a missing page.
+docs() {
+  bash scripts/docs.sh
+}
+
 integration() {
   bash tests/testbed/test-image.sh || return
   pytest -q tests/integration
@@ -102,6 +107,7 @@ case "${1:-all}" in
   lint) run_stage lint lint ;;
   sanity) run_stage sanity sanity ;;
   build) run_stage build build ;;
+  docs) run_stage docs docs ;;
   unit) run_stage unit unit ;;
   integration) run_stage integration integration ;;
   molecule)
@@ -113,6 +119,7 @@ case "${1:-all}" in
     run_stage unit unit
     run_stage sanity sanity
     run_stage build build
+    run_stage docs docs
     run_stage integration integration
     run_stage molecule molecule_all
     ;;

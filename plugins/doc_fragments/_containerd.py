@@ -19,8 +19,8 @@ options:
     default: /run/containerd/containerd.sock
   namespace:
     description:
-      - The containerd namespace the module works in (C(default) is what C(ctr) uses, C(moby) is dockerd's,
-        C(k8s.io) the CRI's).
+      - The containerd namespace the module works in (V(default) is what C(ctr) uses, V(moby) is dockerd's,
+        V(k8s.io) the CRI's).
     type: str
     default: default
 requirements:

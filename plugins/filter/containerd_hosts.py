@@ -11,7 +11,7 @@ version_added: 0.1.0
 short_description: Turn a registry's settings into containerd hosts.toml data and certificate files
 description:
   - Used by the C(ocistack.engine.containerd) role for each entry of C(containerd_registries).
-  - Returns C(hosts), the hosts.toml document as a dictionary for M(ocistack.engine.to_toml), and C(files),
+  - Returns C(hosts), the hosts.toml document as a dictionary for P(ocistack.engine.to_toml#filter), and C(files),
     the certificate and key files the document points at (each with C(name), C(content), C(mode) and
     C(secret)); keys are mode C(0600) and marked secret.
   - Settings for the registry itself (C(server), C(capabilities), C(skip_verify), C(ca), C(client_cert),

@@ -97,8 +97,8 @@ options:
       - Every container with a network of its own (V(none), V(cni)) gets its own C(/etc/resolv.conf) (the host's
         name servers, search domains and options, loopback servers left out as docker does, see O(dns_servers)),
         C(/etc/hosts) (localhost and its host name on its address, plus O(etc_hosts)) and C(/etc/hostname),
-        kept in C(/var/lib/ocistack/containers/<namespace>/<name>/) and bind-mounted. V(host) mounts the host's
-        C(/etc/resolv.conf) and C(/etc/hosts) read-only.
+        kept in C(/var/lib/ocistack/containers/<namespace>/<name>/) and bind-mounted.
+      - A V(host) container gets the host's C(/etc/resolv.conf) and C(/etc/hosts), mounted read-only.
       - After a reboot a V(cni) container's network namespace is set up again before containerd starts, by the
         boot unit C(ocistack-cni-restore.service) that the module installs on systemd hosts, so the restart
         monitor starts its task again with no Ansible run (published ports included).
@@ -116,11 +116,13 @@ options:
     elements: str
   log_driver:
     description:
-      - Where the container's standard output and error go. V(journald) (the default where journald runs) sends
-        one journal entry per line, with the fields C(CONTAINER_NAME), C(CONTAINER_ID) (both the container's
-        name) and C(CONTAINERD_NAMESPACE), so C(journalctl CONTAINER_NAME=web) shows them.
-        V(file) (the default elsewhere) writes C(/var/log/ocistack/containers/<namespace>/<name>.log), rotated per
-        O(log_options). V(none) sends them to C(/dev/null).
+      - Where the container's standard output and error go.
+      - V(journald), the default where journald runs, sends one journal entry per line with the fields
+        C(CONTAINER_NAME), C(CONTAINER_ID) (both the container's name) and C(CONTAINERD_NAMESPACE), so
+        C(journalctl CONTAINER_NAME=web) shows them.
+      - V(file), the default elsewhere, writes C(/var/log/ocistack/containers/<namespace>/<name>.log), rotated as
+        O(log_options) says.
+      - V(none) sends them to C(/dev/null).
       - Lines go through the small log driver program the module installs at
         C(/usr/local/lib/ocistack/bin/ocistack-log-driver) (containerd's C(binary://) log URI); the restart
         monitor starts the task again with the same driver, so logs go on across restarts.
@@ -201,17 +203,20 @@ options:
     elements: str
   seccomp_profile:
     description:
-      - V(default) (the default) refuses the system calls that docker's default profile refuses (kernel modules,
-        mounts, namespaces, clock setting, reboot, C(ptrace) and the like), each given back with the capability
-        docker gives it back with (C(CAP_SYS_ADMIN) gives back mounts and namespaces, C(CAP_SYS_PTRACE) gives
-        back C(ptrace), ...). V(unconfined) runs without a filter. An absolute path is a JSON seccomp profile
-        on the host.
+      - V(default), the default, refuses the system calls that docker's default profile refuses (kernel modules,
+        mounts, namespaces, setting the clock, reboot, C(ptrace) and the like).
+      - As in docker's profile, a capability the container has allows the system calls that go with it again,
+        C(CAP_SYS_ADMIN) mounts and namespaces, C(CAP_SYS_PTRACE) C(ptrace), and so on.
+      - V(unconfined) runs without a filter.
+      - An absolute path names a JSON seccomp profile on the host.
     type: str
   apparmor_profile:
     description:
-      - AppArmor profile of the process. By default, where the host's kernel has AppArmor, C(ocistack-default),
-        which the module writes to C(/etc/apparmor.d/ocistack-default) and loads when the kernel does not have
-        it yet (denies mounts and writes to C(/proc/sys) and C(/sys)). V(unconfined) runs without one.
+      - AppArmor profile of the process.
+      - By default, where the host's kernel has AppArmor, C(ocistack-default), which denies mounts and writes to
+        C(/proc/sys) and C(/sys). The module writes it to C(/etc/apparmor.d/ocistack-default) and loads it when
+        the kernel does not have it yet.
+      - V(unconfined) runs without one.
     type: str
   no_new_privileges:
     description:
@@ -224,9 +229,9 @@ options:
     type: str
   healthcheck:
     description:
-      - A health gate, with docker's keys. After a create or recreate the module runs C(test) inside the task
-        every C(interval) until it exits 0 or C(start_period) + C(retries) x C(interval) is spent, and returns
-        RV(container.health).
+      - A health gate, with docker's keys. After a create or recreate the module runs O(healthcheck.test) inside
+        the task every O(healthcheck.interval) until it exits 0 or O(healthcheck.start_period) +
+        O(healthcheck.retries) x O(healthcheck.interval) is spent, and returns RV(container.health).
       - If the new container of a recreate does not become healthy, the previous one is put back (its spec,
         name, labels, root filesystem and network, published ports answering again) and the task fails with the
         check's last output. A new container that is not healthy is left as it is and the task fails.
@@ -245,15 +250,15 @@ options:
         type: raw
         default: 30s
       timeout:
-        description: How long one attempt may take.
+        description: How long one attempt may take, in the forms of O(healthcheck.interval).
         type: raw
         default: 30s
       start_period:
-        description: Time the process gets to start before failures count.
+        description: Time the process gets to start before failures count, in the forms of O(healthcheck.interval).
         type: raw
         default: 0s
       retries:
-        description: Failed attempts after C(start_period) that make it unhealthy.
+        description: Failed attempts after O(healthcheck.start_period) that make it unhealthy.
         type: int
         default: 3
   cni_network:
@@ -298,18 +303,18 @@ options:
     default: 'no'
   runtime:
     description:
-      - The OCI runtime. V(runc), V(crun), V(runsc) or any other handler that the M(ocistack.engine.runtimes) role
+      - The OCI runtime. V(runc), V(crun), V(runsc) or any other handler that the P(ocistack.engine.runtimes#role) role
         registered (C(/etc/containerd/ocistack-runtimes.json)) run through containerd's runc v2 shim with that
         runtime's binary; V(crun) is also found on the PATH without the role.
       - Or a containerd runtime (shim) name such as V(io.containerd.runc.v2); its shim binary
         (C(containerd-shim-<name>-<version>)) must be installed.
       - An unknown name fails with the list of what the host has. A change recreates the container.
-      - Where containerd's runc runtime uses the systemd cgroup driver (C(SystemdCgroup) in its config, which the
-        containerd role sets on systemd hosts, or no setting on a systemd host), the task runs in the systemd
-        scope C(ocistack-<namespace>-<name>.scope) under C(system.slice); elsewhere in the cgroup
-        C(/<namespace>/<name>).
-      - ctr passes a runtime binary and the systemd cgroup driver to the shim only when it starts the task too;
-        a container created with O(state=present) or O(state=stopped) is created again when it is first started.
+      - The task runs in the systemd scope C(ocistack-<namespace>-<name>.scope) under C(system.slice) where
+        containerd's runc runtime uses the systemd cgroup driver, that is with C(SystemdCgroup = true) in its config
+        (the P(ocistack.engine.containerd#role) role sets it on systemd hosts) or not set at all on a systemd
+        host. Elsewhere it runs in the cgroup C(/<namespace>/<name>).
+      - A container created with O(state=present) or O(state=stopped) is created again when it is first started, as
+        C(ctr) hands the runtime binary and the systemd cgroup driver to the shim only when it starts the task too.
     type: str
     default: io.containerd.runc.v2
   pull:
@@ -450,14 +455,14 @@ container:
     health:
       description: V(healthy) or V(unhealthy), after a health gate ran in this task.
       type: str
-      returned: when O(healthcheck) ran
+      returned: when O(healthcheck) is set and the task created or recreated the container
     addresses:
       description: Global addresses (C(ip/prefix)) in the container's network namespace for O(network=cni).
       type: list
       elements: str
 health:
   description: V(healthy) or V(unhealthy) after a health gate ran (also on the failed result).
-  returned: when O(healthcheck) ran
+  returned: when O(healthcheck) is set and the task created or recreated the container
   type: str
 rolled_back:
   description: Whether the previous container was put back after the new one failed its health check.
