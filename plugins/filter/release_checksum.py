@@ -10,11 +10,13 @@ author: ocistack.engine contributors
 version_added: 0.2.0
 short_description: The sha256 of a release file, from the user's variables or the role's shipped table
 description:
-  - Resolves the sha256 that the containerd, runc and cni roles give C(ansible.builtin.get_url) for their
-    binary install method, in this order: O(sha256) (the role's C(<prefix>_binary_sha256)) when not empty,
+  - >-
+    Resolves the sha256 that the containerd, runc and cni roles give C(ansible.builtin.get_url) for their
+    binary install method, in this order; O(sha256) (the role's C(<prefix>_binary_sha256)) when not empty,
     then O(checksums) (the user's C(<prefix>_checksums)) for the version and architecture, then O(shipped)
     (the table in the role's C(vars/checksums.yml)).
-  - A version and architecture none of them knows, a checksum that is not 64 hexadecimal characters, or
+  - >-
+    A version and architecture none of them knows, a checksum that is not 64 hexadecimal characters, or
     O(checksums) in another shape than C({version: {arch: sha256}}) fails naming the variable to set, so that
     the role stops before it downloads anything.
 positional: _input, arch, prefix
@@ -36,7 +38,7 @@ options:
     type: string
     default: ""
   checksums:
-    description: The user's checksums, C({version: {arch: sha256}}) (C(<prefix>_checksums)).
+    description: "The user's checksums, C({version: {arch: sha256}}) (C(<prefix>_checksums))."
     type: dict
     default: {}
   shipped:
