@@ -214,7 +214,7 @@ def role_outcomes(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("release-checksums")
     hosts: dict[str, dict] = {}
     for role, cases in ROLE_CASES.items():
-        for case, (variables, _) in cases.items():
+        for case, (variables, _expected) in cases.items():
             hosts[f"{role}-{case}"] = {f"{role}_install_method": "binary", **variables}
     inventory = {
         "all": {
@@ -277,7 +277,7 @@ def role_outcomes(tmp_path_factory) -> dict:
 
 @pytest.mark.parametrize(("role", "case"), [(role, case) for role, cases in ROLE_CASES.items() for case in cases])
 def test_the_role_resolves_as_documented(role_outcomes, role, case) -> None:
-    _, expected = ROLE_CASES[role][case]
+    expected = ROLE_CASES[role][case][1]
     outcome = role_outcomes[f"{role}-{case}"]
     if expected[0] == "sha256":
         want = _table(expected[1])[expected[2]][expected[3]] if len(expected) == 4 else expected[1]
