@@ -40,6 +40,7 @@ ANSIBLE_DOCS = "https://docs.ansible.com/projects/ansible/devel/"
 ANSIBLE_LABELS = {
     "common_return_values": "reference_appendices/common_return_values.html",
     "ansible_configuration_settings": "reference_appendices/config.html",
+    "callback_plugins": "plugins/callback.html",
 }
 OTHER_COLLECTION_PAGE = re.compile(r"^ansible_collections\.(?!ocistack\.engine\.)(\w+)\.(\w+)\.(\w+_[a-z]+)$")
 

@@ -23,7 +23,7 @@ description:
   - The report is written when the run ends, also when a host failed or was unreachable (it is then
     counted in the summary); it replaces the previous report atomically.
   - Enable it with C(callbacks_enabled = ocistack.engine.drift_report) in C(ansible.cfg) or
-    E(ANSIBLE_CALLBACKS_ENABLED=ocistack.engine.drift_report); the normal output is unchanged.
+    C(ANSIBLE_CALLBACKS_ENABLED=ocistack.engine.drift_report) in the environment; the normal output is unchanged.
 options:
   path:
     description:
