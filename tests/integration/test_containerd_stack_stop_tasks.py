@@ -1,0 +1,104 @@
+"""The stack role's stop_tasks.yml (run by its reset) against a containerd on a non-default socket.
+
+The tasks file is run by ansible-playbook, as the reset runs it, with containerd_address set the way an
+inventory sets it. The containerd is one of this file's own: the tasks stop every task of the containerd
+they are given, which would take the session containerd's from the other tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COLLECTIONS_DIR = REPO_ROOT / ".cache" / "collections"
+RESTART_LABEL = "containerd.io/restart.status"
+IMAGE = "ocistack.test/busybox:latest"
+
+
+@pytest.fixture(scope="module")
+def own_containerd(containerd, session_dir: Path) -> Iterator:
+    # The session fixture's class, started on a socket of its own under the session directory.
+    daemon = type(containerd)(session_dir / "containerd-stop-tasks")
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        for namespace in daemon.ctr(["namespaces", "ls", "-q"], check=False).stdout.split():
+            for task in daemon.ctr(["tasks", "ls", "-q"], namespace=namespace, check=False).stdout.split():
+                daemon.ctr(["tasks", "kill", "-a", "-s", "SIGKILL", task], namespace=namespace, check=False)
+                daemon.ctr(["tasks", "delete", "-f", task], namespace=namespace, check=False)
+        daemon.stop()
+
+
+def _run_stop_tasks(address: str, tmp_path: Path, check_mode: bool) -> subprocess.CompletedProcess:
+    playbook = tmp_path / "stop.yml"
+    playbook.write_text(
+        "- hosts: localhost\n"
+        "  connection: local\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - ansible.builtin.include_role:\n"
+        "        name: ocistack.engine.stack\n"
+        "        tasks_from: stop_tasks\n"
+    )
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
+        [str(COLLECTIONS_DIR)] + ([env["ANSIBLE_COLLECTIONS_PATH"]] if env.get("ANSIBLE_COLLECTIONS_PATH") else [])
+    )
+    env.setdefault("ANSIBLE_LOCAL_TEMP", str(tmp_path / "ansible-tmp"))
+    argv = [
+        "ansible-playbook", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+        "-e", f"containerd_address={address}", str(playbook),
+    ]  # fmt: skip
+    if check_mode:
+        argv.append("--check")
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+def _tasks(daemon, namespace: str) -> List[str]:
+    return daemon.ctr(["tasks", "ls", "-q"], namespace=namespace).stdout.split()
+
+
+def _restart_status(daemon, namespace: str, container: str) -> str:
+    info = daemon.ctr(["containers", "info", container], namespace=namespace).stdout
+    return "stopped" if f'"{RESTART_LABEL}": "stopped"' in info else "running" if RESTART_LABEL in info else "none"
+
+
+def test_stop_tasks_uses_containerd_address(own_containerd, test_images: Path, tmp_path: Path):
+    assert not own_containerd.address.startswith("/run/containerd/")
+    namespaces = ["st-a-" + secrets.token_hex(3), "st-b-" + secrets.token_hex(3)]
+    for namespace in namespaces:
+        own_containerd.ctr(["images", "import", str(test_images / "busybox.tar")], namespace=namespace)
+        own_containerd.ctr(
+            ["run", "-d", "--label", f"{RESTART_LABEL}=running", IMAGE, "kept-up", "sleep", "600"],
+            namespace=namespace,
+        )
+        own_containerd.ctr(["run", "-d", IMAGE, "plain", "sleep", "600"], namespace=namespace)
+        assert sorted(_tasks(own_containerd, namespace)) == ["kept-up", "plain"]
+
+    checked = _run_stop_tasks(own_containerd.address, tmp_path, check_mode=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for namespace in namespaces:
+        assert sorted(_tasks(own_containerd, namespace)) == ["kept-up", "plain"]
+        assert _restart_status(own_containerd, namespace, "kept-up") == "running"
+
+    done = _run_stop_tasks(own_containerd.address, tmp_path, check_mode=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "changed=1" in done.stdout, done.stdout
+    for namespace in namespaces:
+        assert _tasks(own_containerd, namespace) == []
+        # Marked stopped, so containerd's restart monitor does not start it again; the records stay.
+        assert _restart_status(own_containerd, namespace, "kept-up") == "stopped"
+        containers = own_containerd.ctr(["containers", "ls", "-q"], namespace=namespace).stdout.split()
+        assert sorted(containers) == ["kept-up", "plain"]
+
+    again = _run_stop_tasks(own_containerd.address, tmp_path, check_mode=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "changed=0" in again.stdout, again.stdout
