@@ -120,6 +120,14 @@ class Containerd:
         self.stop()
         self.start()
 
+    def kill_all_tasks(self) -> None:
+        """Kill and delete every task of every namespace (tasks outlive containerd, so teardown does this first)."""
+        for namespace in self.ctr(["namespaces", "ls", "-q"], check=False).stdout.split():
+            for task in self.ctr(["tasks", "ls", "-q"], namespace=namespace, check=False).stdout.split():
+                self.ctr(["tasks", "kill", "-a", "-s", "SIGKILL", task], namespace=namespace, check=False)
+                time.sleep(0.2)
+                self.ctr(["tasks", "delete", "-f", task], namespace=namespace, check=False)
+
     def ctr(self, args: List[str], namespace: str = "default", check: bool = True, **kwargs):
         return subprocess.run(
             ["ctr", "--address", self.address, "--namespace", namespace, *args],
@@ -153,12 +161,7 @@ def containerd(session_dir: Path) -> Iterator[Containerd]:
     try:
         yield daemon
     finally:
-        # Kill what tests left running (tasks outlive containerd), then the daemon.
-        for namespace in daemon.ctr(["namespaces", "ls", "-q"], check=False).stdout.split():
-            for task in daemon.ctr(["tasks", "ls", "-q"], namespace=namespace, check=False).stdout.split():
-                daemon.ctr(["tasks", "kill", "-a", "-s", "SIGKILL", task], namespace=namespace, check=False)
-                time.sleep(0.2)
-                daemon.ctr(["tasks", "delete", "-f", task], namespace=namespace, check=False)
+        daemon.kill_all_tasks()
         daemon.stop()
 
 

@@ -30,10 +30,7 @@ def own_containerd(containerd, session_dir: Path) -> Iterator:
     try:
         yield daemon
     finally:
-        for namespace in daemon.ctr(["namespaces", "ls", "-q"], check=False).stdout.split():
-            for task in daemon.ctr(["tasks", "ls", "-q"], namespace=namespace, check=False).stdout.split():
-                daemon.ctr(["tasks", "kill", "-a", "-s", "SIGKILL", task], namespace=namespace, check=False)
-                daemon.ctr(["tasks", "delete", "-f", task], namespace=namespace, check=False)
+        daemon.kill_all_tasks()
         daemon.stop()
 
 
