@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-"$here/../../.cache/testbed/images"}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-stamp="$(sha256sum "$0" /bin/busybox | sha256sum | cut -c1-16)"
+# Contents only: sha256sum prints the path too, and callers give it relative or absolute.
+stamp="$(cat "$0" /bin/busybox | sha256sum | cut -c1-16)"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] && [ -f "$out/busybox.tar" ]; then
   echo "test image up to date: $out"
   exit 0
