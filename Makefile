@@ -1,11 +1,12 @@
 # The two commands a user needs; see README.md.
 #   make demo  - build the test hosts and run the collection's main playbook on them
 #   make test  - lint, sanity, unit, integration and molecule tests
+#   make test-vm - the VM lane: molecule/vm on a qemu VM (cgroup v2, own kernel, SSH, reboot)
 #   make docs  - the HTML docs site in .cache/docs/html (scripts/docs.sh)
 #   make bench - the benchmark against community.docker, containers.podman and raw ctr (bench/README.md)
 SHELL := /bin/bash
 
-.PHONY: setup demo test lint sanity unit integration molecule clean build bench docs
+.PHONY: setup demo test test-vm lint sanity unit integration molecule clean build bench docs
 
 setup:
 	bash scripts/setup.sh
@@ -15,6 +16,9 @@ demo: setup
 
 test: setup
 	bash scripts/test.sh
+
+test-vm: setup
+	bash scripts/test.sh vm
 
 lint sanity unit integration molecule: setup
 	bash scripts/test.sh $@

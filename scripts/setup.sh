@@ -13,6 +13,7 @@ APT_PACKAGES=(
   podman golang-github-containernetworking-plugin-dnsname runc crun containerd containernetworking-plugins uidmap
   runsc mmdebstrap skopeo umoci busybox-static docker-registry
   iproute2 apache2-utils openssl python3-venv make git curl ca-certificates
+  qemu-system-x86 openssh-client
 )
 
 stage "apt packages"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`make test`): every quality gate, in order of cost.
 #   scripts/test.sh            all stages
-#   scripts/test.sh unit       one stage (lint, sanity, build, docs, unit, integration, molecule)
+#   scripts/test.sh unit       one stage (lint, sanity, build, docs, unit, integration, molecule, vm)
 #   scripts/test.sh molecule engine stack   only these molecule scenarios
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,28 +78,42 @@ integration() {
   pytest -q tests/integration
 }
 
+# One molecule scenario, molecule's own test sequence one step at a time so each step's time is
+# printed; appends "molecule <scenario>: <step> <seconds>s ..." to times. Destroy comes first: it
+# also removes what a killed run left. molecule's create runs prepare.
+declare -a times=()
+molecule_scenario() {
+  local s=$1 step t0 rc line="molecule $1:"
+  for step in destroy create converge idempotence verify destroy; do
+    t0=$(date +%s)
+    rc=0
+    molecule "$step" -s "$s" || rc=$?
+    line+=" $step $(($(date +%s) - t0))s"
+    if [ $rc -ne 0 ]; then
+      echo "$line FAILED" >&2
+      molecule destroy -s "$s" || true
+      printf '%s\n' "${times[@]}" "$line FAILED"
+      return $rc
+    fi
+  done
+  times+=("$line")
+}
+
 molecule_all() {
   bash tests/testbed/images.sh bookworm trixie forky-binaries || return
   bash tests/testbed/test-image.sh || return
-  local s step t0 times=() rc
+  local s
   for s in "${MOLECULE_SCENARIOS[@]}"; do
-    # molecule's own test sequence, one step at a time so each step's time is printed.
-    # Destroy comes first: it also removes what a killed run left. molecule's create runs prepare.
-    local line="molecule $s:"
-    for step in destroy create converge idempotence verify destroy; do
-      t0=$(date +%s)
-      rc=0
-      molecule "$step" -s "$s" || rc=$?
-      line+=" $step $(($(date +%s) - t0))s"
-      if [ $rc -ne 0 ]; then
-        echo "$line FAILED" >&2
-        molecule destroy -s "$s" || true
-        printf '%s\n' "${times[@]}" "$line FAILED"
-        return $rc
-      fi
-    done
-    times+=("$line")
+    molecule_scenario "$s" || return
   done
+  printf '%s\n' "${times[@]}"
+}
+
+# The VM lane (`make test-vm`): molecule/vm on a qemu VM (tests/testbed/vm.sh), a real server's
+# kernel with cgroup v2; its image is built on first use and cached by recipe hash.
+vm_lane() {
+  bash tests/testbed/test-image.sh || return
+  molecule_scenario vm || return
   printf '%s\n' "${times[@]}"
 }
 
@@ -110,6 +124,7 @@ case "${1:-all}" in
   docs) run_stage docs docs ;;
   unit) run_stage unit unit ;;
   integration) run_stage integration integration ;;
+  vm) run_stage vm vm_lane ;;
   molecule)
     [ $# -lt 2 ] || MOLECULE_SCENARIOS=("${@:2}")
     run_stage molecule molecule_all

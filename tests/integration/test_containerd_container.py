@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict
 
+import cgroup_files
 import pytest
 
 # sh as PID 1 ignores SIGTERM unless it traps it; trap it so stops are quick.
 LOOP = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,6 @@ def name(containerd, module_runner) -> str:
 def exec_in(containerd, container: str, *args: str) -> str:
     exec_id = "probe-" + secrets.token_hex(3)
     return containerd.ctr(["tasks", "exec", "--exec-id", exec_id, container, *args]).stdout
-
-
-def cgroup_value(controller: str, container: str, filename: str) -> str:
-    for directory in (CGROUP_ROOT / controller, CGROUP_ROOT / "unified"):
-        path = directory / "default" / container / filename
-        if path.exists():
-            return path.read_text().strip()
-    raise AssertionError(f"no cgroup file {filename} for {container} under {controller}")
 
 
 def container_labels(containerd, container: str) -> Dict[str, str]:
@@ -105,9 +97,10 @@ CASES: Dict[str, Any] = {
     "working_dir": ("/", "/tmp", lambda c, n, r: exec_in(c, n, "readlink", "/proc/1/cwd").strip(), "/tmp"),
     "hostname": ("alpha", "beta", lambda c, n, r: exec_in(c, n, "hostname").strip(), "beta"),
     "network": ("none", "host", lambda c, n, r: net_namespace_is_host(r["container"]["pid"]), True),
-    "memory": ("64m", "96m", lambda c, n, r: cgroup_value("memory", n, "memory.limit_in_bytes"), str(96 * 1024**2)),
-    "cpus": (0.5, 1.5, lambda c, n, r: cgroup_value("cpu", n, "cpu.cfs_quota_us"), "150000"),
-    "pids_limit": (32, 48, lambda c, n, r: cgroup_value("pids", n, "pids.max"), "48"),
+    # Read from the task's cgroup files of the host's cgroup version (v1 here, v2 on servers).
+    "memory": ("64m", "96m", lambda c, n, r: cgroup_files.memory_limit(r["container"]["pid"]), 96 * 1024**2),
+    "cpus": (0.5, 1.5, lambda c, n, r: cgroup_files.cpu_quota(r["container"]["pid"]), 150000),
+    "pids_limit": (32, 48, lambda c, n, r: cgroup_files.pids_limit(r["container"]["pid"]), 48),
     "runtime": (
         "io.containerd.runc.v2",
         "io.containerd.runc.v1",

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
+import cgroup_files
 import pytest
 
 from ansible_collections.ocistack.engine.plugins.module_utils._oci_spec import build_spec, dump_spec
@@ -112,25 +113,6 @@ def process_gone(pid: int) -> bool:
     return any(line.startswith("State:") and "Z" in line.split()[1] for line in status.splitlines())
 
 
-def cgroup_file(pid: int, controller: str, filename: str) -> Path:
-    """The cgroup v1 file of ``controller`` for ``pid`` (from /proc/<pid>/cgroup and the mount table)."""
-    relative = None
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _num, controllers, path = line.split(":", 2)
-        if controller in controllers.split(","):
-            relative = path
-    assert relative is not None, f"process {pid} is in no {controller} cgroup"
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        separator = fields.index("-")
-        fstype, super_options = fields[separator + 1], fields[separator + 3]
-        if fstype == "cgroup" and controller in super_options.split(","):
-            mount_root, mount_point = fields[3], fields[4]
-            inner = os.path.relpath(relative, mount_root) if mount_root != "/" else relative.lstrip("/")
-            return Path(mount_point) / inner / filename
-    raise AssertionError(f"no cgroup v1 mount for {controller}")
-
-
 def test_lifecycle_runc(module_runner, oci_layout: str, runc_root: Path, workdir: Path, prefix: str) -> None:
     bundle_dir = workdir / "bundle"
     output = workdir / "out.log"
@@ -157,8 +139,7 @@ def test_lifecycle_runc(module_runner, oci_layout: str, runc_root: Path, workdir
     assert created["container"]["bundle"] == bundle
     first_pid = created["container"]["pid"]
     wait_for_text(output, "first=one")
-    limit = cgroup_file(first_pid, "memory", "memory.limit_in_bytes")
-    assert int(limit.read_text()) == 64 * 1024 * 1024
+    assert cgroup_files.memory_limit(first_pid) == 64 * 1024 * 1024
 
     again = module_runner("runc_container", args)
     assert again["changed"] is False, again
@@ -186,7 +167,7 @@ def test_lifecycle_runc(module_runner, oci_layout: str, runc_root: Path, workdir
     resized = module_runner("runc_container", args)
     assert resized["changed"] is True
     pid = resized["container"]["pid"]
-    assert int(cgroup_file(pid, "memory", "memory.limit_in_bytes").read_text()) == 96 * 1024 * 1024
+    assert cgroup_files.memory_limit(pid) == 96 * 1024 * 1024
 
     # Another output file: recreated, the container now writes there.
     args["output"] = str(workdir / "out2.log")
@@ -195,16 +176,16 @@ def test_lifecycle_runc(module_runner, oci_layout: str, runc_root: Path, workdir
     wait_for_text(Path(args["output"]), "second=two")
     pid = moved["container"]["pid"]
 
-    # paused: the freezer cgroup is frozen; rerun unchanged.
+    # paused: the cgroup is frozen (freezer.state on v1, cgroup.events on v2); rerun unchanged.
     paused = module_runner("runc_container", {**args, "state": "paused"})
     assert paused["changed"] is True
     assert paused["container"]["status"] == "paused"
-    assert cgroup_file(pid, "freezer", "freezer.state").read_text().strip() == "FROZEN"
+    assert cgroup_files.frozen(pid)
     assert module_runner("runc_container", {**args, "state": "paused"})["changed"] is False
 
     resumed = module_runner("runc_container", args)
     assert resumed["actions"] == ["resume"]
-    assert cgroup_file(pid, "freezer", "freezer.state").read_text().strip() == "THAWED"
+    assert not cgroup_files.frozen(pid)
 
     # stopped: the process is gone, the runtime still knows the container.
     stopped = module_runner("runc_container", {**args, "state": "stopped", "stop_timeout": 5})
