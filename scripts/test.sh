@@ -75,6 +75,8 @@ docs() {
 
 integration() {
   bash tests/testbed/test-image.sh || return
+  # containerd 2.1's binaries: the drop-in test runs them beside this machine's 1.6.
+  bash tests/testbed/images.sh forky-binaries || return
   pytest -q tests/integration
 }
 
