@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 name: drift_report
 type: aggregate
 short_description: Write what a C(--check --diff) run would change as one JSON document
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Collects, for every host of the run, each task that reported a change (in check mode, each task
     that I(would) change) with its diff, and writes them with a summary to one JSON file when the

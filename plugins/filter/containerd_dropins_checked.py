@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: containerd_dropins_checked
 author: ocistack.engine contributors
-version_added: 0.2.0
+version_added: 1.0.0
 short_description: Refuse containerd drop-ins that containerd 1.x would let wipe tables of the main config
 description:
   - >-

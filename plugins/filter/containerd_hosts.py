@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: containerd_hosts
 author: ocistack.engine contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Turn a registry's settings into containerd hosts.toml data and certificate files
 description:
   - Used by the C(ocistack.engine.containerd) role for each entry of C(containerd_registries).

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: containerd_registry_files
 author: ocistack.engine contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Turn containerd_registries into the directories and files of containerd's certs.d
 description:
   - Used by the C(ocistack.engine.containerd) role to write every registry's directory in one

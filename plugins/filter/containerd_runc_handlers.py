@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: containerd_runc_handlers
 author: ocistack.engine contributors
-version_added: 0.2.0
+version_added: 1.0.0
 short_description: Set SystemdCgroup on containerd runtime handlers of the runc v2 shim
 description:
   - >-

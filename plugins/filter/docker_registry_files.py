@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: docker_registry_files
 author: ocistack.engine contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Turn docker_registries into the directories and files of dockerd's certs.d
 description:
   - Used by the C(ocistack.engine.docker) role to write every registry's certificates in one

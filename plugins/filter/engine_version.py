@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: engine_version
 author: ocistack.engine contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: The upstream version from an engine binary's version output
 description:
   - Reads the output of C(containerd --version), C(ctr --version), C(runc --version) or C(crun --version) and

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: normpath
 author: ocistack.engine contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Normalise a path the way M(ocistack.engine.config_files) does
 description:
   - Collapses repeated slashes, C(.) and C(..) and drops a trailing slash, as Python's C(os.path.normpath)

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: release_checksum
 author: ocistack.engine contributors
-version_added: 0.2.0
+version_added: 1.0.0
 short_description: The sha256 of a release file, from the user's variables or the role's shipped table
 description:
   - >-

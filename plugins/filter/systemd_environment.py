@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: systemd_environment
 author: ocistack.engine contributors
-version_added: 0.2.0
+version_added: 1.0.0
 short_description: A dict of environment variables as a systemd unit drop-in
 description:
   - Renders a C([Service]) section with one C(Environment=) line per variable, sorted by name, quoted and escaped

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: to_toml
 author: ocistack.engine contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Render a dictionary as a TOML document
 description:
   - Renders a nested dictionary as a TOML document, the format of containerd's C(config.toml) and of the

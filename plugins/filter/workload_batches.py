@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: workload_batches
 author: ocistack.engine contributors
-version_added: 0.3.0
+version_added: 1.0.0
 short_description: Group declared containers into one M(ocistack.engine.containerd_containers) call each
 description:
   - Groups the workloads role's container entries by containerd namespace and registry access (the options

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: bridge
 short_description: Manage a Linux bridge for container networking
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, configures and removes a Linux bridge on the managed host through netlink (pyroute2).
   - An existing bridge with the right settings is left unchanged; a wrong address or MTU is corrected.

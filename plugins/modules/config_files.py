@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: config_files
 short_description: Converge a set of small configuration files and directories in one task
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes a declared set of directories and files exist with the given content and modes, removes what
     the declaration says is no longer wanted, and reports every path it changed. The roles use it for

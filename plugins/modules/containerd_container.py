@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: containerd_container
 short_description: Run a container in containerd, declaratively
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, starts, stops, recreates or removes a containerd container.
   - The runtime spec comes from the collection's one OCI spec builder (the one M(ocistack.engine.oci_bundle) uses),

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: containerd_container_info
 short_description: List containerd containers and the state of their tasks
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the containers of a containerd namespace, or those named in O(name), with image, status and PID.
 options:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: containerd_containers
 short_description: Run many containerd containers declaratively, in one task
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Converges a list of containers in one call. Each item is handled exactly as
     M(ocistack.engine.containerd_container) handles its options (same validation, same runtime spec, same

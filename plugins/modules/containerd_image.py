@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: containerd_image
 short_description: Pull, import, tag, export, push or remove an image in containerd
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes sure an image is (or is not) in a containerd namespace, pulling it from a registry or importing it
     from an archive.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: containerd_image_info
 short_description: List images in containerd
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the images of a containerd namespace, or those named in O(name), with digest, exact size and labels.
 options:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: containerd_image_prune
 short_description: Remove the images of a containerd namespace that no container uses
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Removes every image of the namespace that no container of the namespace was created from and that
     O(keep) does not list. An image is never removed while a container uses it, whatever its state (running,

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: containerd_info
 short_description: Server version, plugins, runtimes, snapshotters and namespaces of containerd
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Asks containerd (through C(ctr)) for its version and plugins, and lists its namespaces and the runtime shims
     installed on the host.

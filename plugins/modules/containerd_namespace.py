@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: containerd_namespace
 short_description: Create, label or remove a containerd namespace
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes sure a containerd namespace exists with the given labels, or is gone.
   - containerd refuses to remove a namespace that still holds images, containers or snapshots; the module

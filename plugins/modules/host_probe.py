@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: host_probe
 short_description: Ask a host several read-only questions in one task
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs read-only commands, looks at paths, reads small files, kernel settings and directory listings,
     and tells which kernel modules are loaded, all in one module run. A role asks everything it needs to

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: netns
 short_description: Manage a named network namespace and its veth attachment to a bridge
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates and removes a named network namespace at C(/var/run/netns/<name>) (the layout of
     C(ip netns)), so OCI bundles join it by path (a C(network) namespace entry with that C(path)).

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oci_bundle
 short_description: Build an OCI runtime bundle (config.json and rootfs) for runc, crun or runsc
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes a directory that an OCI runtime can run (C(runc run --bundle <path>)) holding C(config.json), the
     runtime spec built from the options, and the root file system.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: runc_container
 short_description: Run an OCI bundle as a container with runc, crun or runsc
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, starts, pauses, stops and deletes a container from an OCI bundle (a directory with
     C(config.json) and a root file system, e.g. made by M(ocistack.engine.oci_bundle)) by calling an

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: runc_container_info
 short_description: List the containers of an OCI runtime (runc, crun, runsc)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the containers known to an OCI runtime under its state directory with
     C(<runtime> list --format json) (JSON, never the text table).
