@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`make test`): every quality gate, in order of cost.
 #   scripts/test.sh            all stages
-#   scripts/test.sh unit       one stage (lint, sanity, build, docs, unit, integration, molecule, vm)
+#   scripts/test.sh unit       one stage (lint, sanity, build, release, docs, unit, integration, molecule, vm)
 #   scripts/test.sh molecule engine stack   only these molecule scenarios
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,11 +57,87 @@ build() {
   local out="$ROOT/.cache/dist"
   rm -rf "$out" "$ROOT/.cache/installed"
   ansible-galaxy collection build --force --output-path "$out" . || return
+  tarball_contents "$out"/ocistack-engine-*.tar.gz || return
   ansible-galaxy collection install --force -p "$ROOT/.cache/installed" "$out"/ocistack-engine-*.tar.gz || return
   local listed
   listed=$(ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/installed" ansible-doc -l ocistack.engine) || return
   echo "$listed"
   [ -n "$listed" ]
+}
+
+# The tarball ships the collection, not its tooling (galaxy.yml's build_ignore): no test bed,
+# molecule scenarios, benchmarks, scripts or caches; and it has what a user runs.
+tarball_contents() {
+  local tarball=$1 names bad path
+  names=$(tar tzf "$tarball") || return
+  printf '%s: %s bytes, %s files\n' "${tarball##*/}" "$(stat -c %s "$tarball")" "$(grep -vc '/$' <<< "$names")"
+  bad=$(grep -E '^(tests/testbed|tests/integration|molecule|bench|scripts|docs/site)/|(^|/)(\.cache|\.ansible|\.pytest_cache|\.ruff_cache|__pycache__|\.venv|\.git)(/|$)|\.pyc$' <<< "$names")
+  if [ -n "$bad" ]; then
+    echo "error: the tarball holds tooling or caches (galaxy.yml build_ignore):" >&2
+    head -20 <<< "$bad" >&2
+    return 1
+  fi
+  for path in MANIFEST.json FILES.json README.md CHANGELOG.rst changelogs/changelog.yaml meta/runtime.yml \
+    playbooks/site.yml roles/stack/meta/argument_specs.yml plugins/modules/containerd_container.py; do
+    grep -qxF "$path" <<< "$names" || { echo "error: the tarball lacks $path" >&2; return 1; }
+  done
+}
+
+# The release as a user gets it: the built tarball installed into an empty collections path, and
+# site.yml run from the installed collection (ocistack.engine.site) on one bookworm test host of
+# fleet "tarball" in containerd_hosts (runc, containerd, CNI from Debian's packages); a second run
+# must change nothing. Besides the install dir, Ansible sees only containers.podman, which the
+# test bed's connection (tests/testbed/connection_plugins) is built on.
+release() {
+  local tarball dest="$ROOT/.cache/release" fleet=tarball log rc=0 site_packages
+  tarball=$(ls "$ROOT"/.cache/dist/ocistack-engine-*.tar.gz 2>/dev/null | head -1)
+  if [ -z "$tarball" ]; then
+    ansible-galaxy collection build --force --output-path "$ROOT/.cache/dist" . || return
+    tarball=$(ls "$ROOT"/.cache/dist/ocistack-engine-*.tar.gz | head -1)
+  fi
+  rm -rf "$dest"
+  mkdir -p "$dest/collections"
+  # Installed where Ansible looks for nothing else (not this checkout's link, not site-packages).
+  ANSIBLE_COLLECTIONS_PATH="$dest/collections" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false \
+    ansible-galaxy collection install -p "$dest/collections" "$tarball" || return
+  [ -f "$dest/collections/ansible_collections/ocistack/engine/MANIFEST.json" ] || return
+  site_packages=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  mkdir -p "$dest/collections/ansible_collections/containers"
+  ln -s "$site_packages/ansible_collections/containers/podman" "$dest/collections/ansible_collections/containers/podman"
+  bash tests/testbed/images.sh bookworm || return
+  bash tests/testbed/fleet.sh down "$fleet"
+  bash tests/testbed/fleet.sh up "$fleet" h1 || return
+  {
+    cat "$ROOT/.cache/testbed/$fleet.ini"
+    printf '\n[containerd_hosts]\nh1\n'
+  } > "$dest/hosts.ini"
+  (
+    # Nothing of this checkout: no collection link, no site-packages scan, no PYTHONPATH.
+    unset PYTHONPATH
+    export ANSIBLE_COLLECTIONS_PATH="$dest/collections" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+    cd "$dest" || exit
+    # The one ocistack.engine Ansible finds is the installed one, at the tarball's version.
+    ansible-galaxy collection list ocistack.engine | tee "$dest/list.txt" || exit
+    grep -qE "^ocistack\.engine +$(sed -n 's/^version: //p' "$ROOT/galaxy.yml") *$" "$dest/list.txt" || exit
+    [ "$(grep -c '^ocistack\.engine ' "$dest/list.txt")" -eq 1 ] || exit
+    ansible-playbook -i hosts.ini ocistack.engine.site --list-hosts > "$dest/list-hosts.txt" || exit
+    grep -qxF "playbook: $dest/collections/ansible_collections/ocistack/engine/playbooks/site.yml" "$dest/list-hosts.txt" ||
+      { echo "error: ocistack.engine.site is not the installed one:" >&2; head -3 "$dest/list-hosts.txt" >&2; exit 1; }
+    for run in 1 2; do
+      log="$dest/site-$run.log"
+      ansible-playbook -i hosts.ini ocistack.engine.site > "$log" 2>&1 || { tail -40 "$log"; exit 1; }
+      sed -n '/^PLAY RECAP/,$p' "$log"
+    done
+    # The second run changes nothing.
+    if grep -E '^h1 +:.* changed=[1-9]' "$dest/site-2.log"; then
+      echo "error: the second run of ocistack.engine.site changed something:" >&2
+      grep -E -B1 '^changed:' "$dest/site-2.log" >&2
+      exit 1
+    fi
+    grep -qE '^h1 +:.* changed=0 .*failed=0' "$dest/site-2.log"
+  ) || rc=$?
+  bash tests/testbed/fleet.sh down "$fleet"
+  return $rc
 }
 
 unit() {
@@ -123,6 +199,7 @@ case "${1:-all}" in
   lint) run_stage lint lint ;;
   sanity) run_stage sanity sanity ;;
   build) run_stage build build ;;
+  release) run_stage release release ;;
   docs) run_stage docs docs ;;
   unit) run_stage unit unit ;;
   integration) run_stage integration integration ;;
@@ -136,6 +213,7 @@ case "${1:-all}" in
     run_stage unit unit
     run_stage sanity sanity
     run_stage build build
+    run_stage release release
     run_stage docs docs
     run_stage integration integration
     run_stage molecule molecule_all
