@@ -1,6 +1,6 @@
 # The two commands a user needs; see README.md.
 #   make demo  - build the test hosts and run the collection's main playbook on them
-#   make test  - lint, sanity, unit, integration and molecule tests
+#   make test  - lint, sanity, unit, build (and site.yml from the built tarball), docs, integration and molecule tests
 #   make test-vm - the VM lane: molecule/vm on a qemu VM (cgroup v2, own kernel, SSH, reboot)
 #   make docs  - the HTML docs site in .cache/docs/html (scripts/docs.sh)
 #   make bench - the benchmark against community.docker, containers.podman and raw ctr (bench/README.md)
