@@ -11,7 +11,7 @@ version_added: 1.0.0
 short_description: The variables with a role's prefix that the role does not know
 description:
   - Ansible checks a role's arguments against C(meta/argument_specs.yml) only for the names the
-    spec lists: a misspelt variable (C(containerd_config_overide)) is silently ignored and the
+    spec lists; a misspelt variable (C(containerd_config_overide)) is silently ignored and the
     role runs with its default. Every ocistack.engine role refuses such names before it touches
     the host; this filter is that check.
   - The input is the names of the play's variables with the role's prefix (from

@@ -125,6 +125,35 @@ def test_version_added_is_released_or_the_coming_version() -> None:
     assert not wrong, f"version_added neither a release in changelogs/changelog.yaml nor galaxy.yml's version: {wrong}"
 
 
+def test_every_released_plugin_and_role_is_in_its_release() -> None:
+    # A plugin merged with version_added X.Y.Z after X.Y.Z was cut would be missing from that release's
+    # changelog ("New Modules", "New Plugins", "New Roles"): cut it again from the fragments.
+    releases = yaml.safe_load((REPO_ROOT / "changelogs" / "changelog.yaml").read_text())["releases"]
+    docs = _plugin_docs()
+    expected: list[tuple[str, str, str]] = []
+    for path, doc in docs.items():
+        plugin_dir = Path(path).parent.name
+        if plugin_dir in DOCUMENTED_TYPES and ":" not in path:
+            kind = "module" if plugin_dir == "modules" else plugin_dir
+            expected.append((kind, Path(path).stem, str(doc["version_added"])))
+    for path, spec in _role_specs().items():
+        expected.append(("role", Path(path).parts[1], str(spec["main"]["version_added"])))
+    missing = []
+    for kind, name, version in expected:
+        release = releases.get(version)
+        if release is None:
+            continue  # not released yet: galaxy.yml's coming version
+        if kind == "module":
+            listed = release.get("modules") or []
+        elif kind == "role":
+            listed = (release.get("objects") or {}).get("role") or []
+        else:
+            listed = (release.get("plugins") or {}).get(kind) or []
+        if name not in {entry["name"] for entry in listed}:
+            missing.append(f"{kind} {name} ({version})")
+    assert not missing, f"released but not in changelogs/changelog.yaml: {missing}"
+
+
 def test_antsibull_changelog_lint_is_clean() -> None:
     tool = _antsibull_changelog()
     for argv in ([tool, "lint"], [tool, "lint-changelog-yaml", "changelogs/changelog.yaml"]):
