@@ -14,9 +14,13 @@ configuration. The registry is Distribution with ``auth: token`` and the tests' 
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -66,7 +70,8 @@ def workdir():
     path = Path(tempfile.mkdtemp(prefix="ocs-cri-", dir="/tmp"))
     yield path
     subprocess.run(["umount", "-R", str(path)], capture_output=True, check=False)
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("OCS_KEEP"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _main_config(schema: int, workdir: Path, certs_dir: str) -> dict:
@@ -288,3 +293,132 @@ def test_containerd_reads_the_credentials_where_the_role_puts_them(schema, workd
     assert configs["mirror.example:5000"]["auth"]["identitytoken"] == "tok"
     # Rendering again gives the same bytes: a rerun of the role leaves config.toml alone.
     assert run_config_files(_declaration(schema, workdir, registries), False, False)["changed"] is False
+
+
+# The role itself, on this machine, against a config directory of the test's own: its validate, probe and
+# config tasks (the version is given as version.yml would record it for the binary under test). Nothing
+# outside the temporary directory is written: no kernel module list, no service environment.
+PLAYBOOK = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role: {name: ocistack.engine.containerd, tasks_from: validate}
+    - ansible.builtin.include_role: {name: ocistack.engine.containerd, tasks_from: probe}
+    - ansible.builtin.set_fact:
+        __containerd_bin: "{{ test_bin }}"
+        __containerd_schema: "{{ test_schema }}"
+        __containerd_known_version: "{{ test_version }}"
+    - ansible.builtin.include_role: {name: ocistack.engine.containerd, tasks_from: config}
+    - ansible.builtin.debug:
+        msg: >-
+          RESULT changed={{ __containerd_config_files.changed }}
+          written={{ __containerd_config_files.written | join(',') }}
+    # As the runtimes role calls it (reconfigure.yml), without the play's containerd_registries.
+    - ansible.builtin.include_role: {name: ocistack.engine.containerd, tasks_from: config}
+      vars:
+        __containerd_with_registries: false
+        containerd_registries: {}
+    - ansible.builtin.debug:
+        msg: "RECONFIGURED changed={{ __containerd_config_files.changed }}"
+"""
+
+
+def _role_vars(workdir: Path, schema: int, registries: dict) -> dict:
+    binary, _ctr = _binaries(schema)
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout
+    version = next(word for word in out.split()[2:] if word[:1].isdigit() or word[:2] == "v2").lstrip("v")
+    return {
+        "ansible_python_interpreter": sys.executable,
+        "test_bin": str(Path(binary).parent),
+        "test_schema": schema,
+        "test_version": version.split("~")[0].split("+")[0],
+        "containerd_config_dir": str(workdir / "etc"),
+        "containerd_root": str(workdir / "root"),
+        "containerd_state_dir": str(workdir / "state"),
+        "containerd_address": str(workdir / "c.sock"),
+        "containerd_cni_conf_dir": str(workdir / "cni"),
+        "containerd_kernel_modules": [],
+        "containerd_config_overrides": {
+            "plugins": {"io.containerd.internal.v1.opt": {"path": str(workdir / "opt")}},
+            **({"disabled_plugins": ["io.containerd.nri.v1.nri"]} if schema == 3 else {}),
+        },
+        "containerd_registries": registries,
+    }
+
+
+def _run_role(workdir: Path, role_vars: dict, *options: str):
+    """ansible-playbook with the variables in a private file (never argv): (rc, output, RESULT line)."""
+    (workdir / "play.yml").write_text(PLAYBOOK)
+    extra = workdir / "vars.json"
+    extra.write_text(json.dumps(role_vars))
+    os.chmod(extra, 0o600)
+    done = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-e", f"@{extra}", *options, str(workdir / "play.yml")],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    result = " ".join(line for line in output.splitlines() if "RESULT changed=" in line or "RECONFIGURED" in line)
+    return done.returncode, output, result
+
+
+@pytest.mark.parametrize("schema", [2, 3], ids=["containerd-1.x-schema-2", "containerd-2.x-schema-3"])
+def test_the_role_writes_the_credentials_cri_logs_in_with(  # noqa: PLR0917
+    schema, cri_api, daemon_factory, workdir, token_registry
+):
+    password = token_registry.password
+    registries = _registry(token_registry, username=token_registry.username, password=password)
+    role_vars = _role_vars(workdir, schema, registries)
+
+    twin_rc, twin_out, twin = _run_role(workdir, role_vars, "--check", "--diff", "-v")
+    assert twin_rc == 0, twin_out[-4000:]
+    assert "RESULT changed=True" in twin, twin_out[-4000:]
+    assert not (workdir / "etc").exists()  # the check-mode twin wrote nothing
+    assert password not in twin_out
+
+    rc, out, first = _run_role(workdir, role_vars, "--diff", "-v")
+    assert rc == 0, out[-4000:]
+    config = workdir / "etc" / "config.toml"
+    assert "RESULT changed=True" in first and str(config) in first, first
+    # The credentials are kept when the runtimes role renders config.toml again.
+    assert "RECONFIGURED changed=False" in first, first
+    assert password not in out
+    assert config.stat().st_mode & 0o777 == 0o600
+    lines = config.read_text().splitlines()
+    assert lines[0].startswith("# Written by") and lines[1] == f"version = {schema}", lines[:2]
+
+    rc, out, again = _run_role(workdir, role_vars, "--diff", "-vvv")
+    assert rc == 0 and "RESULT changed=False" in again, out[-4000:]
+    assert password not in out
+    rc, out, again_twin = _run_role(workdir, role_vars, "--check", "--diff")
+    assert rc == 0 and "RESULT changed=False" in again_twin, out[-4000:]
+
+    daemon = daemon_factory(schema)
+    daemon.start()
+    asked = len(token_registry.tokens.requests)
+    image = f"{token_registry.host}/test/busybox:1"
+    pulled = _pull(cri_api, daemon.address, image)
+    assert not isinstance(pulled, grpc.RpcError), pulled.details()
+    assert image in daemon.images()
+    logins = token_registry.tokens.requests[asked:]
+    assert {"method": "GET", "scope": "repository:test/busybox:pull", "granted": "True"} in logins, logins
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"password": "{secret}"}, '"].password: needs username'),
+        ({"username": "u", "password": "{secret}", "identity_token": "{secret}"}, '"]: password and identity_token'),
+        ({"username": "u", "password": "{secret}\nmore"}, '"].password: must be one line'),
+    ],
+    ids=["password-without-username", "password-and-identity-token", "line-break"],
+)
+def test_the_role_refuses_bad_credentials_before_anything_changes(settings, named, workdir, token_registry):
+    secret = "sec-" + secrets.token_hex(8)
+    settings = {key: value.replace("{secret}", secret) for key, value in settings.items()}
+    role_vars = _role_vars(workdir, 2 if shutil.which("containerd") else 3, {token_registry.host: settings})
+    rc, out, result = _run_role(workdir, role_vars, "--diff", "-v")
+    assert rc != 0 and result == "", out[-4000:]
+    assert f'containerd_registries["{token_registry.host}{named}' in out, out[-4000:]
+    assert secret not in out
+    assert not (workdir / "etc").exists()
