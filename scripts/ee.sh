@@ -96,11 +96,20 @@ ee_build() {
   # only; the image keeps Debian's.
   local mounts=()
   [ ! -r /etc/ssl/certs/ca-certificates.crt ] || mounts=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
-  podman build "${mounts[@]}" --tag "$EE_IMAGE" --file "$cache/context/Containerfile" "$cache/context" || return
+  podman build "${mounts[@]}" --tag "$EE_IMAGE" --file "$cache/context/Containerfile" "$cache/context" 2>&1 \
+    | tee "$cache/build.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || return
   t1=$(date +%s)
-  # The image it replaced is untagged now (its cached layers stay for the next build).
+  # The image it replaced and earlier builds' galaxy/builder stage images are left untagged: every
+  # image made from the base carries its recipe label, so they are found by it and removed, except
+  # those this build made or reused (named in its log): the next build's layer cache.
   [ -z "$old_id" ] || [ "$old_id" = "$(podman image inspect --format '{{.Id}}' "$EE_IMAGE")" ] \
     || podman rmi "$old_id" >/dev/null 2>&1 || true
+  local id
+  for id in $(podman images -q --no-trunc --filter dangling=true --filter "label=ocistack.recipe=$recipe_hash"); do
+    id=${id#sha256:}
+    grep -q "${id:0:11}" "$cache/build.log" || podman rmi "$id" >/dev/null 2>&1 || true
+  done
   size=$(podman image inspect --format '{{.Size}}' "$EE_IMAGE") || return
   printf 'EE_IMAGE=%s\nEE_BUILD_SECONDS=%s\nEE_SIZE_BYTES=%s\n' "$EE_IMAGE" "$((t1 - t0))" "$size" > "$cache/build.env"
   echo "EE image built: $EE_IMAGE ($((t1 - t0))s, $((size / 1000000)) MB)"
