@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`make test`): every quality gate, in order of cost.
 #   scripts/test.sh            all stages
-#   scripts/test.sh unit       one stage (lint, sanity, build, release, docs, unit, integration, molecule, vm)
+#   scripts/test.sh unit       one stage (lint, sanity, build, release, ee, docs, unit, integration, molecule, vm)
 #   scripts/test.sh molecule engine stack   only these molecule scenarios
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -144,6 +144,12 @@ unit() {
   pytest -q tests/unit
 }
 
+# The execution environment (execution-environment.yml, ansible-builder 3): build it on a base image
+# made here, then run site.yml in check mode from inside it against a test host over SSH.
+ee() {
+  bash tests/testbed/ee.sh
+}
+
 # The docs site (make docs): fails on a lint finding, a Sphinx warning or a missing page.
 docs() {
   bash scripts/docs.sh
@@ -200,6 +206,7 @@ case "${1:-all}" in
   sanity) run_stage sanity sanity ;;
   build) run_stage build build ;;
   release) run_stage release release ;;
+  ee) run_stage ee ee ;;
   docs) run_stage docs docs ;;
   unit) run_stage unit unit ;;
   integration) run_stage integration integration ;;
@@ -214,6 +221,7 @@ case "${1:-all}" in
     run_stage sanity sanity
     run_stage build build
     run_stage release release
+    run_stage ee ee
     run_stage docs docs
     run_stage integration integration
     run_stage molecule molecule_all

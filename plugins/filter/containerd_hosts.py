@@ -16,6 +16,11 @@ description:
     C(secret)); keys are mode C(0600) and marked secret.
   - Settings for the registry itself (C(server), C(capabilities), C(skip_verify), C(ca), C(client_cert),
     C(client_key), C(header), C(override_path)) and a list C(mirrors) of the same settings with a C(url).
+  - >-
+    C(username) with C(password), or C(identity_token), of an endpoint never go into hosts.toml: they are returned
+    in C(credentials), keyed by the endpoint's C(host[:port]), as the CRI C(registry.configs.<host>.auth) tables
+    of C(config.toml). Both together, a password without a username, a value with a line break, and credentials
+    beside an C(Authorization) header are refused, naming the setting and never showing its value.
 positional: _input, registry, directory
 options:
   _input:
@@ -45,7 +50,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(hosts) (dict), C(files) (list of dicts), C(secret) (true when any file or header holds credentials).
+  description: >-
+    C(hosts) (dict), C(files) (list of dicts), C(secret) (true when any file or header holds credentials),
+    C(credentials) (dict of host to CRI auth table).
   type: dict
 """
 
@@ -55,9 +62,59 @@ from ansible.errors import AnsibleFilterError
 
 __all__ = ["FilterModule", "containerd_hosts"]
 
+_CREDENTIAL_KEYS = {"username", "password", "identity_token"}
 _ENDPOINT_KEYS = {"capabilities", "skip_verify", "ca", "client_cert", "client_key", "header", "override_path"}
+_ENDPOINT_KEYS |= _CREDENTIAL_KEYS
 _REGISTRY_KEYS = _ENDPOINT_KEYS | {"server", "mirrors"}
 _DEFAULT_CAPABILITIES = ["pull", "resolve"]
+
+
+def _credential(settings: dict, key: str, where: str) -> str:
+    """One credential as a one-line string; the message names the setting, never its value."""
+    value = settings.get(key)
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise AnsibleFilterError(f"{where}.{key}: must be a string")
+    value = str(value)
+    if any(char in value for char in "\r\n\x00"):
+        raise AnsibleFilterError(f"{where}.{key}: must be one line (it holds a line break or a NUL)")
+    return value
+
+
+def _cri_auth(settings: dict, where: str) -> dict:
+    """The CRI registry auth table (registry.configs.<host>.auth) for an endpoint's credentials, or {}.
+
+    containerd's CRI hands it to the docker resolver, which answers a registry's Bearer challenge by
+    asking the realm for a token with these credentials (username and password, or the identity
+    token as an OAuth2 refresh token).
+    """
+    username = _credential(settings, "username", where)
+    password = _credential(settings, "password", where)
+    identity_token = _credential(settings, "identity_token", where)
+    if password and identity_token:
+        raise AnsibleFilterError(f"{where}: password and identity_token exclude each other; set one of them")
+    if password and not username:
+        raise AnsibleFilterError(f"{where}.password: needs username")
+    if identity_token and username:
+        # containerd would send the username with an empty password and never the token.
+        raise AnsibleFilterError(f"{where}.identity_token: goes without username (containerd ignores it then)")
+    if username and not password:
+        raise AnsibleFilterError(f"{where}.username: needs password (or drop it and set identity_token)")
+    if not username and not identity_token:
+        return {}
+    header = settings.get("header")
+    if isinstance(header, dict) and any(str(name).lower() == "authorization" for name in header):
+        raise AnsibleFilterError(
+            f"{where}.header: an Authorization header and credentials exclude each other; drop one"
+        )
+    return {"username": username, "password": password} if username else {"identitytoken": identity_token}
+
+
+def endpoint_host(url: str) -> str:
+    """The host[:port] containerd's resolver asks credentials for, from a server or mirror URL."""
+    text = str(url) if "://" in str(url) else f"https://{url}"
+    return text.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
 
 
 def _endpoint(settings: dict, slot: str, directory: str, where: str, files: list[dict]) -> tuple[dict, bool]:
@@ -113,6 +170,17 @@ def containerd_hosts(settings: dict | None, registry: str, directory: str) -> di
         hosts["server"] = "https://docker.io" if registry == "docker.io" else f"https://{registry}"
     server_keys, secret = _endpoint(settings, "server", directory, where, files)
     hosts.update(server_keys)
+    credentials: dict[str, dict] = {}
+    server_auth = _cri_auth(settings, where)
+    if server_auth:
+        if not hosts.get("server"):
+            raise AnsibleFilterError(
+                f"{where}: _default has no server of its own to log in to; set the credentials on its mirrors"
+            )
+        credentials[endpoint_host(hosts["server"])] = server_auth
+        if endpoint_host(hosts["server"]) == "docker.io":
+            # Docker Hub answers docker.io's pulls from registry-1.docker.io too.
+            credentials["registry-1.docker.io"] = server_auth
     mirrors = settings.get("mirrors") or []
     if not isinstance(mirrors, list):
         raise AnsibleFilterError(f"{where}.mirrors: must be a list of dicts with a url")
@@ -128,6 +196,12 @@ def containerd_hosts(settings: dict | None, registry: str, directory: str) -> di
         keys.setdefault("capabilities", list(_DEFAULT_CAPABILITIES))
         host_tables[str(mirror["url"])] = keys
         secret = secret or mirror_secret
+        mirror_auth = _cri_auth(mirror, mirror_where)
+        if mirror_auth:
+            host = endpoint_host(mirror["url"])
+            if credentials.get(host, mirror_auth) != mirror_auth:
+                raise AnsibleFilterError(f"{mirror_where}: other credentials for {host} are set already in {where}")
+            credentials[host] = mirror_auth
     if not host_tables and server_keys and hosts.get("server"):
         # containerd 1.6 rejects a hosts.toml without a [host] table ("invalid `host` tree") and then
         # ignores the whole file: the server's CA, skip_verify, client certificate and headers would be
@@ -135,7 +209,7 @@ def containerd_hosts(settings: dict | None, registry: str, directory: str) -> di
         host_tables[hosts["server"]] = {"capabilities": ["pull", "resolve", "push"], **server_keys}
     if host_tables:
         hosts["host"] = host_tables
-    return {"hosts": hosts, "files": files, "secret": secret}
+    return {"hosts": hosts, "files": files, "secret": secret, "credentials": credentials}
 
 
 class FilterModule:

@@ -17,6 +17,11 @@ description:
     longer listed, and each registry directory of files no longer configured. Directories made by hand are kept.
   - Private keys and a C(hosts.toml) that carries headers are given as C(secret_content), so they never
     appear in logs or diffs; a registry directory holding secrets gets mode C(0700).
+  - >-
+    Registry credentials (C(username) with C(password), or C(identity_token), of the registry or of a mirror)
+    are not files of certs.d: they are returned in C(cri_configs), the CRI C(registry.configs) table of
+    C(config.toml) keyed by the C(host[:port]) containerd logs in to. Two entries with other credentials for
+    the same host are refused.
 positional: _input, certs_dir
 options:
   _input:
@@ -40,7 +45,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(directories) and C(files) (lists of dicts) for M(ocistack.engine.config_files).
+  description: >-
+    C(directories) and C(files) (lists of dicts) for M(ocistack.engine.config_files), and C(cri_configs)
+    (dict of host to C({auth: {username, password} or {identitytoken}})).
   type: dict
 """
 
@@ -69,9 +76,19 @@ def containerd_registry_files(registries: dict | None, certs_dir: str) -> dict:
     certs_dir = certs_dir.rstrip("/")
     directories: list[dict[str, Any]] = [{"path": certs_dir, "mode": "0755", "purge": "marked", "marker": MARKER}]
     files: list[dict[str, Any]] = []
+    configs: dict[str, dict] = {}
+    owners: dict[str, str] = {}
     for host, settings in (registries or {}).items():
         directory = f"{certs_dir}/{host}"
         registry = containerd_hosts(settings, host, directory)
+        for endpoint, auth in registry["credentials"].items():
+            if endpoint in configs and configs[endpoint]["auth"] != auth:
+                raise AnsibleFilterError(
+                    f'containerd_registries["{host}"]: other credentials for {endpoint} are set already in '
+                    f'containerd_registries["{owners[endpoint]}"]; containerd keeps one login per host'
+                )
+            configs[endpoint] = {"auth": auth}
+            owners.setdefault(endpoint, host)
         secret = registry["secret"]
         directories.append({"path": directory, "mode": "0700" if secret else "0755", "purge": "all"})
         files.append(_file(f"{directory}/{MARKER}", MARKER_TEXT, "0644", False))
@@ -85,7 +102,7 @@ def containerd_registry_files(registries: dict | None, certs_dir: str) -> dict:
                 secret,
             )
         )
-    return {"directories": directories, "files": files}
+    return {"directories": directories, "files": files, "cri_configs": configs}
 
 
 class FilterModule:

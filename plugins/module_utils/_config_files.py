@@ -331,6 +331,35 @@ def _is_backup_of(name: str, declared_names: Sequence[str]) -> bool:
     return name.endswith("~") and any(name.startswith(f"{declared}.") for declared in declared_names)
 
 
+def _keep_backup(path: str, secret: bool) -> str:
+    """Copy path to a new backup with its mode and times, never readable by others while it is written.
+
+    A file that is (or becomes) secret may hold credentials in its old content too: its backup is
+    kept for the owner only (at most 0600). Returns the backup's path."""
+    current = os.stat(path)
+    mode = stat.S_IMODE(current.st_mode) & (0o600 if secret else 0o7777)
+    name = _backup_name(path)
+    for attempt in range(1, 100):
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except FileExistsError:  # a rewrite within the same second of the same process
+            name = f"{_backup_name(path)[:-1]}.{attempt}~"
+    else:
+        raise OSError(f"cannot find a free backup name for {path}")
+    try:
+        with os.fdopen(fd, "wb") as handle, open(path, "rb") as source:
+            shutil.copyfileobj(source, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)
+    except BaseException:
+        os.unlink(name)
+        raise
+    os.utime(name, ns=(current.st_atime_ns, current.st_mtime_ns))
+    return name
+
+
 def apply(work: Plan) -> Dict[str, str]:
     """Carry out a plan: directories first (parents before children), then files, then removals.
 
@@ -351,10 +380,9 @@ def apply(work: Plan) -> Dict[str, str]:
             staged[path] = _stage(path, data, mode, work.owners.get(path, (-1, -1)))
             if path in work.validate:
                 _check_candidate(work, path, staged[path])
-        for path, _data, _mode, _secret, old in work.write:
+        for path, _data, _mode, secret, old in work.write:
             if old is not None and path in work.backup:
-                backups[path] = _backup_name(path)
-                shutil.copy2(path, backups[path])
+                backups[path] = _keep_backup(path, secret)
             os.rename(staged[path], path)
             del staged[path]
     finally:

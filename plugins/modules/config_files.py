@@ -96,6 +96,8 @@ options:
         description:
           - Keep the previous content of a file that is rewritten, as C(<path>.<pid>.<date>@<time>~).
             The backups made are returned in RV(backups); a directory purge keeps them.
+          - A backup has the mode and times of the file it was made from, at most C(0600) when the file is given
+            as O(files[].secret_content), and is never readable by others while it is written.
         type: bool
         default: false
       owner:

@@ -50,6 +50,7 @@ def test_no_registries_still_purges_managed_directories(tmp_path) -> None:
             {"path": "/etc/containerd/certs.d", "mode": "0755", "purge": "marked", "marker": ".ocistack-managed"}
         ],
         "files": [],
+        "cri_configs": {},
     }
 
 
