@@ -12,8 +12,10 @@ use_project_env "$ROOT"
 
 # Molecule scenarios run by `make test`, cheapest first. Each creates and
 # destroys its own hosts; all share the host images built once by the test bed.
+# vm boots a qemu VM (its own kernel, cgroup v2, a real reboot): the slowest, last. vm13 (Debian 13,
+# containerd 2.1) runs in `make test-vm` only, beside vm.
 # One scenario alone: scripts/test.sh molecule engine (or `molecule test -s engine`).
-MOLECULE_SCENARIOS=(smoke registry engine workloads stack)
+MOLECULE_SCENARIOS=(smoke registry engine workloads stack vm)
 
 declare -a SUMMARY=()
 run_stage() {
@@ -198,6 +200,7 @@ molecule_all() {
 vm_lane() {
   bash tests/testbed/test-image.sh || return
   molecule_scenario vm || return
+  molecule_scenario vm13 || return
   printf '%s\n' "${times[@]}"
 }
 
