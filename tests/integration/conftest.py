@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -527,5 +528,40 @@ def run_watching_argv(module_runner):
         finally:
             stop.set()
             sampler.join()
+
+    return run
+
+
+@pytest.fixture
+def run_role(tmp_path: Path):
+    """Run one of the collection's roles on this machine as a play includes it: returns the CompletedProcess.
+
+    run(role, extra_vars, tasks_from=None, check=False); the collection comes from .cache/collections.
+    """
+
+    def run(role: str, extra_vars: dict, tasks_from: str | None = None, check: bool = False):
+        playbook = tmp_path / "play.yml"
+        playbook.write_text(
+            "- hosts: localhost\n"
+            "  connection: local\n"
+            "  gather_facts: false\n"
+            "  tasks:\n"
+            "    - ansible.builtin.include_role:\n"
+            f"        name: ocistack.engine.{role}\n" + (f"        tasks_from: {tasks_from}\n" if tasks_from else "")
+        )
+        env = dict(os.environ)
+        env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
+            [str(REPO_ROOT / ".cache" / "collections")]
+            + ([env["ANSIBLE_COLLECTIONS_PATH"]] if env.get("ANSIBLE_COLLECTIONS_PATH") else [])
+        )
+        env.setdefault("ANSIBLE_LOCAL_TEMP", str(tmp_path / "ansible-tmp"))
+        env["ANSIBLE_NOCOLOR"] = "1"
+        argv = [
+            "ansible-playbook", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+            "-e", json.dumps(extra_vars), str(playbook),
+        ]  # fmt: skip
+        if check:
+            argv.append("--check")
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
 
     return run

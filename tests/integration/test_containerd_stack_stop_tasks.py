@@ -7,17 +7,12 @@ they are given, which would take the session containerd's from the other tests.
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator, List
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-COLLECTIONS_DIR = REPO_ROOT / ".cache" / "collections"
 RESTART_LABEL = "containerd.io/restart.status"
 IMAGE = "ocistack.test/busybox:latest"
 
@@ -34,31 +29,6 @@ def own_containerd(containerd, session_dir: Path) -> Iterator:
         daemon.stop()
 
 
-def _run_stop_tasks(address: str, tmp_path: Path, check_mode: bool) -> subprocess.CompletedProcess:
-    playbook = tmp_path / "stop.yml"
-    playbook.write_text(
-        "- hosts: localhost\n"
-        "  connection: local\n"
-        "  gather_facts: false\n"
-        "  tasks:\n"
-        "    - ansible.builtin.include_role:\n"
-        "        name: ocistack.engine.stack\n"
-        "        tasks_from: stop_tasks\n"
-    )
-    env = dict(os.environ)
-    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
-        [str(COLLECTIONS_DIR)] + ([env["ANSIBLE_COLLECTIONS_PATH"]] if env.get("ANSIBLE_COLLECTIONS_PATH") else [])
-    )
-    env.setdefault("ANSIBLE_LOCAL_TEMP", str(tmp_path / "ansible-tmp"))
-    argv = [
-        "ansible-playbook", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
-        "-e", f"containerd_address={address}", str(playbook),
-    ]  # fmt: skip
-    if check_mode:
-        argv.append("--check")
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
-
-
 def _tasks(daemon, namespace: str) -> List[str]:
     return daemon.ctr(["tasks", "ls", "-q"], namespace=namespace).stdout.split()
 
@@ -68,7 +38,7 @@ def _restart_status(daemon, namespace: str, container: str) -> str:
     return "stopped" if f'"{RESTART_LABEL}": "stopped"' in info else "running" if RESTART_LABEL in info else "none"
 
 
-def test_stop_tasks_uses_containerd_address(own_containerd, test_images: Path, tmp_path: Path):
+def test_stop_tasks_uses_containerd_address(own_containerd, test_images: Path, run_role):
     assert not own_containerd.address.startswith("/run/containerd/")
     namespaces = ["st-a-" + secrets.token_hex(3), "st-b-" + secrets.token_hex(3)]
     for namespace in namespaces:
@@ -80,13 +50,13 @@ def test_stop_tasks_uses_containerd_address(own_containerd, test_images: Path, t
         own_containerd.ctr(["run", "-d", IMAGE, "plain", "sleep", "600"], namespace=namespace)
         assert sorted(_tasks(own_containerd, namespace)) == ["kept-up", "plain"]
 
-    checked = _run_stop_tasks(own_containerd.address, tmp_path, check_mode=True)
+    checked = run_role("stack", {"containerd_address": own_containerd.address}, tasks_from="stop_tasks", check=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     for namespace in namespaces:
         assert sorted(_tasks(own_containerd, namespace)) == ["kept-up", "plain"]
         assert _restart_status(own_containerd, namespace, "kept-up") == "running"
 
-    done = _run_stop_tasks(own_containerd.address, tmp_path, check_mode=False)
+    done = run_role("stack", {"containerd_address": own_containerd.address}, tasks_from="stop_tasks", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "changed=1" in done.stdout, done.stdout
     for namespace in namespaces:
@@ -96,6 +66,6 @@ def test_stop_tasks_uses_containerd_address(own_containerd, test_images: Path, t
         containers = own_containerd.ctr(["containers", "ls", "-q"], namespace=namespace).stdout.split()
         assert sorted(containers) == ["kept-up", "plain"]
 
-    again = _run_stop_tasks(own_containerd.address, tmp_path, check_mode=False)
+    again = run_role("stack", {"containerd_address": own_containerd.address}, tasks_from="stop_tasks", check=False)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "changed=0" in again.stdout, again.stdout
