@@ -24,10 +24,57 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
-__all__ = ["Plan", "plan", "apply", "run", "normal_path"]
+__all__ = ["FILE_OPTIONS", "Plan", "plan", "apply", "run", "normal_path"]
 
 PURGE_CHOICES = ("none", "all", "marked")
 DEFAULT_MARKER = ".ocistack-managed"
+
+# owner and group, alike for directories, files and permissions.
+_OWNERSHIP = {"owner": {"type": "str"}, "group": {"type": "str"}}
+
+# The argument spec of the file options, shared by config_files and service_config (documented once,
+# in the _config_files doc fragment).
+FILE_OPTIONS: Dict[str, Any] = {
+    "directories": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "path": {"type": "str", "required": True},
+            "mode": {"type": "raw", "default": "0755"},
+            "purge": {"type": "str", "choices": list(PURGE_CHOICES), "default": "none"},
+            "marker": {"type": "str", "default": DEFAULT_MARKER},
+            **_OWNERSHIP,
+        },
+    },
+    "files": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "path": {"type": "str", "required": True},
+            "content": {"type": "str"},
+            "secret_content": {"type": "str", "no_log": True},
+            "mode": {"type": "raw", "default": "0644"},
+            **_OWNERSHIP,
+            "validate": {"type": "raw"},
+            "backup": {"type": "bool", "default": False},
+        },
+        "mutually_exclusive": [["content", "secret_content"]],
+        "required_one_of": [["content", "secret_content"]],
+    },
+    "permissions": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "path": {"type": "str", "required": True},
+            "mode": {"type": "raw"},
+            **_OWNERSHIP,
+        },
+    },
+    "absent": {"type": "list", "elements": "str", "default": []},
+}
 
 
 def parse_mode(value: Any, option: str) -> int:
