@@ -180,7 +180,7 @@ class Snapshot:
     files: Dict[str, Optional[Tuple[bytes, int, int, int]]] = field(default_factory=dict)
 
     @classmethod
-    def before(cls, work: config_files.Plan) -> "Snapshot":
+    def before(cls, work: config_files.Plan) -> Snapshot:
         snap = cls()
         for path, _data, _mode, _secret, _old in work.write:
             snap.files[path] = _read_file(path)
@@ -256,10 +256,9 @@ class Systemd:
         return rc == 0, (err or out).strip()
 
     def journal(self, lines: int, match: str = "") -> List[str]:
-        rc, out, _err = self.runner(
-            ["journalctl", "-u", self.unit, "-n", str(max(lines * 10, 60) if match else lines), "--no-pager", "-o", "cat"],
-            30,
-        )
+        # Filtered lines are picked from more of the journal.
+        wanted = max(lines * 10, 60) if match else lines
+        rc, out, _err = self.runner(["journalctl", "-u", self.unit, "-n", str(wanted), "--no-pager", "-o", "cat"], 30)
         if rc != 0:
             return []
         found = out.splitlines()

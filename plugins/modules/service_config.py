@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: service_config
-short_description: Write a systemd service's files, restart it on a real change, gate on its health, roll back on failure
+short_description: A service's files, its restart on a real change, its health gate and a rollback on failure
 version_added: 1.0.0
 description:
   - Converges the files a service reads (as M(ocistack.engine.config_files) does, with validated candidates and
@@ -61,7 +61,8 @@ options:
         description: What the check is called in results and messages. The command or URL when not given.
         type: str
       argv:
-        description: A command, run without a shell; it passes when it exits 0 and its output matches O(health[].expect).
+        description:
+          - A command, run without a shell. It passes when it exits 0 and its output matches O(health[].expect).
         type: list
         elements: str
       expect:
@@ -105,7 +106,8 @@ options:
     type: int
     default: 15
   journal_match:
-    description: A regular expression that picks the journal lines shown (errors, for example); all lines when not given.
+    description:
+      - A regular expression that picks the journal lines shown (errors, for example). All lines when not given.
     type: str
 attributes:
   check_mode:

@@ -47,7 +47,7 @@ class FakeHost:
         if argv[0] == "systemctl":
             return 0, "", ""
         if argv[0] == "journalctl":
-            return 0, "started\nlevel=error msg=\"bad key\"\nstopped\n", ""
+            return 0, 'started\nlevel=error msg="bad key"\nstopped\n', ""
         if argv[0] == "probe":
             with open(self.watched, "rb") as handle:
                 return (0, "healthy\n", "") if handle.read() == self.healthy_content else (1, "", "refused")
@@ -89,7 +89,9 @@ def test_a_changed_file_restarts_and_checks_health_and_a_rerun_does_nothing(tmp_
     assert first["changed"] and first["restarted"] and first["restart_reasons"] == [str(conf)]
     assert first["health"] == [{"name": "demo answers", "passed": True, "attempts": 1, "output": "healthy"}]
     assert host.ran("systemctl", "restart") == 1 and host.ran("systemctl", "daemon-reload") == 1
-    assert conf.read_text() == "new\n" and open(first["backups"][str(conf)]).read() == "old\n"
+    assert conf.read_text() == "new\n"
+    with open(first["backups"][str(conf)]) as backup:
+        assert backup.read() == "old\n"
     assert first["diff"][0]["before"] == "old\n" and first["diff"][0]["after"] == "new\n"
 
     second = run(_params(conf, "new\n"), False, True, runner=host, sleep=_no_sleep)
@@ -120,7 +122,7 @@ def test_a_failed_health_check_restores_every_file_restarts_on_them_and_fails_wi
     message = str(failure.value)
     assert "demo failed after the change (health check 'demo answers' failed after 2 attempts" in message
     assert f"The previous files were restored ({conf}, {extra}) and demo runs on them again." in message
-    assert "demo's log (errors): level=error msg=\"bad key\"" in message and "started" not in message
+    assert 'demo\'s log (errors): level=error msg="bad key"' in message and "started" not in message
     assert conf.read_text() == "old\n" and stat.S_IMODE(os.stat(conf).st_mode) == 0o600
     assert not extra.exists()
     assert failure.value.result["rolled_back"] == [str(conf), str(extra)]
