@@ -40,6 +40,8 @@ cpu=$work/cpu.tsv
 printf 'hosts\tphase\trun\tcontroller_cpu_s\thosts_cpu_s\n' > "$cpu"
 log_drivers=$work/log-drivers.tsv
 printf 'run\timpl\tprocesses\tseccomp_filtered\n' > "$log_drivers"
+tasks=$work/tasks.tsv
+printf 'playbook\thosts\tphase\trun\thost\tok\tchanged\tskipped\tfailed\tunreachable\trescued\tignored\n' > "$tasks"
 host=ocistack-bench-h1
 inventory=.cache/testbed/bench.ini
 fleets=()
@@ -99,6 +101,31 @@ timed_play() {
   task=$(grep -o 'BENCH_ELAPSED=[0-9.]*' <<< "$out" | head -1 | cut -d= -f2)
   record "$run" "$impl" "$phase" "$task" "$(since "$start")"
   echo "  run $run $impl $phase: task ${task}s"
+}
+
+# record_recap PLAYBOOK HOSTS PHASE RUN LOG: the PLAY RECAP of a run's log, one line per host in tasks.tsv.
+# ok counts changed and ignored results too; a host's task results are ok + skipped + failed +
+# unreachable + rescued (an include that ran is one ok, the tasks it brought in count on their own).
+record_recap() {
+  python3 -c '
+import re, sys
+playbook, hosts, phase, run, log = sys.argv[1:]
+keys = ("ok", "changed", "skipped", "failed", "unreachable", "rescued", "ignored")
+found = 0
+for line in open(log, errors="replace"):
+    match = re.match(r"^(\S+)\s+:\s+(ok=.*)$", line)
+    if match:
+        counts = dict(item.split("=") for item in match.group(2).split())
+        print("\t".join([playbook, hosts, phase, run, match.group(1)] + [counts.get(key, "0") for key in keys]))
+        found += 1
+if not found:
+    sys.exit(f"record_recap: no PLAY RECAP in {log}")' "$@" >> "$tasks"
+}
+# tasks_of PLAYBOOK HOSTS PHASE RUN: "N tasks per host" (the mean over the run's hosts) from tasks.tsv.
+tasks_of() {
+  awk -F'\t' -v p="$1" -v h="$2" -v ph="$3" -v r="$4" \
+    '$1 == p && $2 == h && $3 == ph && $4 == r { n++; t += $6 + $8 + $9 + $10 + $11; s += $8 }
+     END { if (n) printf "%.0f tasks per host (%.0f skipped)", t / n, s / n }' "$tasks"
 }
 
 in_host() { podman exec "$host" bash /root/host-bench.sh "$@"; }
@@ -222,14 +249,42 @@ if has_phase stack; then
       hosts_after=$(fleet_cpu "$fleet")
       hosts_used=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$hosts_before" "$hosts_after")
       printf '%s\t%s\t%s\t%s\t%s\n' "$size" "$phase" "$run" "$controller" "$hosts_used" >> "$cpu"
+      record_recap site "$size" "$phase" "$run" "$work/site-$size-$phase-$run.log"
       echo "  site.yml on $size host(s), $phase run $run: $(tail -1 "$timings" | cut -f4)s," \
-        "CPU: controller $(tail -1 "$cpu" | cut -f4)s, hosts $(tail -1 "$cpu" | cut -f5)s"
+        "$(tasks_of site "$size" "$phase" "$run"), CPU: controller $(tail -1 "$cpu" | cut -f4)s" \
+        "($(python3 -c "import sys; print(f'{float(sys.argv[1]) / int(sys.argv[2]):.2f}')" "$(tail -1 "$cpu" | cut -f4)" "$size")s per host)," \
+        "hosts $(tail -1 "$cpu" | cut -f5)s"
     done
     if [ "$keep" = 0 ]; then bash tests/testbed/fleet.sh down "$fleet"; fi
   done
+
+  stage "engine layers: runc, containerd, cni and runtimes (bench/playbooks/engine.yml) on a converged host"
+  # A host of its own: the four roles with their defaults (crun and runsc among the runtimes, as
+  # molecule/engine converges them), a first converge, then the converged rerun --runs times.
+  fleet=bench-engine
+  fleets+=("$fleet")
+  bash tests/testbed/fleet.sh up "$fleet" 1
+  for run_phase in first $(for run in $(seq 1 "$runs"); do echo "noop:$run"; done); do
+    phase=${run_phase%%:*} run=${run_phase#*:}
+    [ "$phase" = first ] && run=1
+    hosts_before=$(fleet_cpu "$fleet")
+    start=$(now)
+    log=$work/engine-$phase-$run.log
+    controller=$(ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks cpu_seconds \
+      ansible-playbook -i ".cache/testbed/$fleet.ini" bench/playbooks/engine.yml 2> "$log") \
+      || { tail -30 "$log" >&2; exit 1; }
+    record "$run" engine-1 "$phase" "$(since "$start")" "$(since "$start")"
+    hosts_used=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$hosts_before" "$(fleet_cpu "$fleet")")
+    printf '%s\t%s\t%s\t%s\t%s\n' 1 "engine-$phase" "$run" "$controller" "$hosts_used" >> "$cpu"
+    record_recap engine 1 "$phase" "$run" "$log"
+    echo "  engine.yml, $phase run $run: $(tail -1 "$timings" | cut -f4)s, $(tasks_of engine 1 "$phase" "$run")," \
+      "CPU: controller ${controller}s, host ${hosts_used}s"
+  done
+  if [ "$keep" = 0 ]; then bash tests/testbed/fleet.sh down "$fleet"; fi
 fi
 
 stage "results"
 # One file per run, named by the UTC time it finished and its phases.
 python3 bench/summarize.py "$timings" --engines "$work/engines.txt" --cpu "$cpu" --log-drivers "$log_drivers" \
+  --tasks "$tasks" \
   --out "bench/results/$(date -u +%Y-%m-%d-%H%M)-${phases//,/-}"

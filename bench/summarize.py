@@ -2,7 +2,7 @@
 """Turn bench/run.sh's timings.tsv into the results table: medians, ratios and the targets.
 
 Usage: summarize.py TIMINGS.tsv [--engines FILE] [--cpu CPU.tsv] [--log-drivers LOG-DRIVERS.tsv]
-                    --out bench/results/<date>
+                    [--tasks TASKS.tsv] --out bench/results/<date>
 writes <out>.md and <out>.json.
 """
 
@@ -37,6 +37,11 @@ IMPL_NAMES = {
 RATIO_NAMES = {"ours/raw": "ours/raw (same log flag, --seccomp)", "ours/raw_no_logs": "ours/raw, no logs, no seccomp"}
 # Rows of the workload table, in order; raw-nolog only when measured (results before it had none).
 WORKLOAD_IMPLS = ("ours", "docker", "podman", "raw", "raw-nolog")
+# Issue 19's no-op targets for site.yml: wall seconds on 1 host, controller CPU seconds per host on
+# every fleet size; and the task results of a converged rerun of the engine layers (engine.yml).
+STACK_NOOP_WALL_TARGET = 5.0
+STACK_NOOP_CONTROLLER_CPU_PER_HOST_TARGET = 3.0
+ENGINE_RERUN_TASKS_TARGET = 45
 
 
 def read(path: str) -> Tuple[Dict[Tuple[str, str], List[float]], Dict[Tuple[str, str], List[float]], List[float]]:
@@ -102,6 +107,80 @@ def read_log_drivers(path: Optional[str]) -> Tuple[Dict[str, List[int]], Dict[st
     return drivers, filtered
 
 
+def read_tasks(path: Optional[str]) -> Dict[Tuple[str, int, str], Dict[str, Dict[str, List[int]]]]:
+    """Task results per host of each stack run, from the PLAY RECAP (bench/run.sh's tasks.tsv):
+    {(playbook, fleet size, phase): {host: {"tasks": [per run], "skipped": [per run]}}}.
+
+    ok already counts the changed and ignored results, so a host's task results are
+    ok + skipped + failed + unreachable + rescued.
+    """
+    tasks: Dict[Tuple[str, int, str], Dict[str, Dict[str, List[int]]]] = defaultdict(
+        lambda: defaultdict(lambda: {"tasks": [], "skipped": []})
+    )
+    if not path or not os.path.exists(path):
+        return tasks
+    with open(path) as handle:
+        header = next(handle).rstrip("\n").split("\t")
+        for line in handle:
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            count = {key: int(row.get(key) or 0) for key in ("ok", "skipped", "failed", "unreachable", "rescued")}
+            host = tasks[(row["playbook"], int(row["hosts"]), row["phase"])][row["host"]]
+            host["tasks"].append(sum(count.values()))
+            host["skipped"].append(count["skipped"])
+    return tasks
+
+
+def tasks_per_host(per_host: Dict[str, Dict[str, List[int]]]) -> Dict:
+    """The median over the runs of each host, then the mean and the most over the hosts."""
+    totals = {host: median(counts["tasks"]) for host, counts in per_host.items()}
+    skipped = {host: median(counts["skipped"]) for host, counts in per_host.items()}
+    return {
+        "mean": round(statistics.mean(totals.values()), 1),
+        "max": max(totals.values()),
+        "max_host": max(sorted(totals), key=lambda host: totals[host]),
+        "skipped_mean": round(statistics.mean(skipped.values()), 1),
+        "hosts": dict(sorted(totals.items())),
+    }
+
+
+def stack_noop(
+    stack: Dict, cpu: Dict[Tuple[int, str], Dict[str, List[float]]], tasks: Dict, walls: Dict[str, Optional[float]]
+) -> Dict:
+    """Per fleet size, the no-op rerun of site.yml per host: task results, wall seconds (the medians of the
+    stack table), CPU seconds per host."""
+    out: Dict = {}
+    for size in sorted(set(stack) | {size for playbook, size, _phase in tasks if playbook == "site"}):
+        used, counted = cpu.get((size, "noop")), tasks.get(("site", size, "noop"))
+        controller = median(used["controller"]) if used else None
+        hosts = median(used["hosts"]) if used else None
+        out[size] = {
+            "wall": walls.get(f"site-{size}/noop"),
+            "controller_cpu_per_host": round(controller / size, 2) if controller is not None else None,
+            "hosts_cpu_per_host": round(hosts / size, 2) if hosts is not None else None,
+            "tasks_per_host": tasks_per_host(counted) if counted else None,
+        }
+    return out
+
+
+def engine_rerun(
+    cpu: Dict[Tuple[int, str], Dict[str, List[float]]], tasks: Dict, walls: Dict[str, Optional[float]]
+) -> Dict:
+    """The converged rerun of engine.yml (runc, containerd, cni, runtimes) on its one host; {} when not run."""
+    rerun = tasks.get(("engine", 1, "noop"))
+    if not rerun:
+        return {}
+    used = cpu.get((1, "engine-noop"))
+    first = tasks.get(("engine", 1, "first"))
+    return {
+        "wall": walls.get("engine-1/noop"),
+        "controller_cpu": round(median(used["controller"]), 2) if used else None,
+        "hosts_cpu": round(median(used["hosts"]), 2) if used else None,
+        "tasks": tasks_per_host(rerun)["max"],
+        "skipped": tasks_per_host(rerun)["skipped_mean"],
+        "first_converge_tasks": tasks_per_host(first)["max"] if first else None,
+    }
+
+
 def stack_cpu(cpu: Dict[Tuple[int, str], Dict[str, List[float]]], stack: Dict, cores: int) -> Dict:
     """Per fleet size and phase: the CPU the run used, and the shortest wall time this machine's cores allow for it.
 
@@ -110,6 +189,8 @@ def stack_cpu(cpu: Dict[Tuple[int, str], Dict[str, List[float]]], stack: Dict, c
     """
     out: Dict = {}
     for (size, phase), used in sorted(cpu.items()):
+        if phase not in ("first", "noop"):
+            continue  # the engine.yml runs: in stack_noop
         controller, hosts = median(used["controller"]), median(used["hosts"])
         if controller is None or hosts is None:
             continue
@@ -128,7 +209,13 @@ def stack_cpu(cpu: Dict[Tuple[int, str], Dict[str, List[float]]], stack: Dict, c
     return out
 
 
-def summarize(path: str, engines: str, cpu_path: Optional[str] = None, log_drivers_path: Optional[str] = None) -> Dict:
+def summarize(
+    path: str,
+    engines: str,
+    cpu_path: Optional[str] = None,
+    log_drivers_path: Optional[str] = None,
+    tasks_path: Optional[str] = None,
+) -> Dict:
     task, wall, loads = read(path)
     drivers, filtered = read_log_drivers(log_drivers_path)
     medians = {f"{impl}/{phase}": median(values) for (impl, phase), values in task.items()}
@@ -188,11 +275,36 @@ def summarize(path: str, engines: str, cpu_path: Optional[str] = None, log_drive
         for phase in ("first", "noop"):
             scaling = ratio(stack[6][phase], stack[1][phase])
             targets.append((f"site.yml {phase}: 6 hosts <= 1.3x 1 host", scaling, 1.3))
+    cpu, tasks = read_cpu(cpu_path), read_tasks(tasks_path)
+    noop = stack_noop(stack, cpu, tasks, medians)
+    if noop.get(1, {}).get("wall") is not None:
+        targets.append(
+            (f"site.yml no-op on 1 host <= {STACK_NOOP_WALL_TARGET:g} s", noop[1]["wall"], STACK_NOOP_WALL_TARGET, " s")
+        )
+    cpu_limit = STACK_NOOP_CONTROLLER_CPU_PER_HOST_TARGET
+    for size in (1, 3, 6):
+        value = noop.get(size, {}).get("controller_cpu_per_host")
+        if value is not None:
+            targets.append(
+                (f"site.yml no-op on {size}: controller CPU <= {cpu_limit:g} s per host", value, cpu_limit, " s")
+            )
+    engine = engine_rerun(cpu, tasks, medians)
+    if engine:
+        targets.append(
+            (
+                f"converged rerun of runc, containerd, cni, runtimes: <= {ENGINE_RERUN_TASKS_TARGET} tasks",
+                engine["tasks"],
+                ENGINE_RERUN_TASKS_TARGET,
+                " tasks",
+            )
+        )
     # The cores this process may run on (a CPU affinity mask can allow fewer than the machine has).
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return {
         "cores": cores,
-        "stack_cpu": stack_cpu(read_cpu(cpu_path), stack, cores),
+        "stack_cpu": stack_cpu(cpu, stack, cores),
+        "stack_noop": noop,
+        "engine_rerun": engine,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
         "engines": engines,
@@ -205,9 +317,10 @@ def summarize(path: str, engines: str, cpu_path: Optional[str] = None, log_drive
         "stack": stack,
         "log_drivers": {impl: median(counts) for impl, counts in sorted(drivers.items())},
         "seccomp_filtered": {impl: median(counts) for impl, counts in sorted(filtered.items())},
+        # unit: how the value reads ("×" a ratio, " s" seconds, " tasks" task results).
         "targets": [
-            {"target": name, "value": value, "limit": limit, "verdict": verdict(value, limit)}
-            for name, value, limit in targets
+            {"target": name, "value": value, "limit": limit, "unit": unit, "verdict": verdict(value, limit)}
+            for name, value, limit, unit in (target if len(target) == 4 else (*target, "×") for target in targets)
         ],
     }
 
@@ -321,9 +434,45 @@ def markdown(summary: Dict) -> str:
                     f"| {fmt(row['per_host'])} | {fmt(row['shortest_wall'])} "
                     f"| {fmt(row.get('lowest_6_to_1_ratio'), '×')} |"
                 )
+    noop = summary.get("stack_noop") or {}
+    if noop:
+        lines += [
+            "",
+            "No-op rerun per host (medians over the runs): task results per host from the PLAY RECAP "
+            "(ok + skipped + failed + unreachable + rescued; ok counts the changed ones), the mean over the "
+            "fleet's hosts and the most on one host (h1 runs the registry too); wall seconds of the whole run; "
+            "CPU seconds over the fleet size.",
+            "",
+            "| hosts | tasks per host | most on one host | skipped per host | wall | controller CPU per host "
+            "| hosts CPU per host |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for size, row in sorted(noop.items()):
+            counted = row.get("tasks_per_host")
+            cells = (
+                [f"{counted['mean']:g}", f"{counted['max']:g} ({counted['max_host']})", f"{counted['skipped_mean']:g}"]
+                if counted
+                else ["–", "–", "–"]
+            )
+            cells += [fmt(row["wall"]), fmt(row["controller_cpu_per_host"]), fmt(row["hosts_cpu_per_host"])]
+            lines.append(f"| {size} | " + " | ".join(cells) + " |")
+    engine = summary.get("engine_rerun") or {}
+    if engine:
+        first = engine.get("first_converge_tasks")
+        lines += [
+            "",
+            f"Converged rerun of runc, containerd, cni and runtimes (`bench/playbooks/engine.yml`, the roles' "
+            f"defaults, on a host of its own): {engine['tasks']:g} task results ({engine['skipped']:g} skipped), "
+            f"{fmt(engine['wall'])} s wall, CPU: controller {fmt(engine['controller_cpu'])} s, host "
+            f"{fmt(engine['hosts_cpu'])} s"
+            + (f"; its first converge: {first:g} task results." if first is not None else "."),
+        ]
     lines += ["", "## Targets", "", "| target | value | verdict |", "|---|---|---|"]
     for target in summary["targets"]:
-        lines.append(f"| {target['target']} | {fmt(target['value'], '×')} | {target['verdict']} |")
+        value = target["value"]
+        unit = target.get("unit", "×")
+        shown = fmt(value, unit) if unit != " tasks" or value is None else f"{value:g}{unit}"
+        lines.append(f"| {target['target']} | {shown} | {target['verdict']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -333,13 +482,14 @@ def main() -> None:
     parser.add_argument("--engines", default="")
     parser.add_argument("--cpu", help="cpu.tsv of the stack phase (CPU seconds per site.yml run)")
     parser.add_argument("--log-drivers", help="log-drivers.tsv of the workload phase (driver processes after create)")
+    parser.add_argument("--tasks", help="tasks.tsv of the stack phase (PLAY RECAP per host of each run)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     engines = ""
     if args.engines and os.path.exists(args.engines):
         with open(args.engines) as handle:
             engines = handle.read().strip().rstrip(".")
-    summary = summarize(args.timings, engines or "engines: unknown", args.cpu, args.log_drivers)
+    summary = summarize(args.timings, engines or "engines: unknown", args.cpu, args.log_drivers, args.tasks)
     with open(args.out + ".json", "w") as handle:
         json.dump(summary, handle, indent=2, sort_keys=True)
     text = markdown(summary)
