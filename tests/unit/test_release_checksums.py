@@ -164,8 +164,8 @@ def _ansible_playbook() -> str:
     return str(found) if found.exists() else (shutil.which("ansible-playbook") or "ansible-playbook")
 
 
-# What each role's validate_release.yml resolves, run for real by ansible-playbook on this machine (connection
-# local, nothing changed: the file only reads variables). One ansible-playbook run serves every case.
+# What each role's validate.yml resolves (its release_source task), run for real by ansible-playbook on this
+# machine (connection local, nothing changed: the file only reads). One ansible-playbook run serves every case.
 ROLE_CASES = {
     "containerd": {
         "shipped": (
@@ -226,7 +226,7 @@ def role_outcomes(tmp_path_factory) -> dict:
     }
     plays = [
         {
-            "name": f"validate_release of {role}",
+            "name": f"validate of {role}",
             "hosts": role,
             "gather_facts": False,
             "tasks": [
@@ -235,10 +235,10 @@ def role_outcomes(tmp_path_factory) -> dict:
                         {
                             "ansible.builtin.include_role": {
                                 "name": f"ocistack.engine.{role}",
-                                "tasks_from": "validate_release",
+                                "tasks_from": "validate",
                             }
                         },
-                        {"ansible.builtin.set_fact": {"outcome": {"sha256": f"{{{{ __{role}_sha256 }}}}"}}},
+                        {"ansible.builtin.set_fact": {"outcome": {"sha256": f"{{{{ __{role}_release.sha256 }}}}"}}},
                     ],
                     "rescue": [{"ansible.builtin.set_fact": {"outcome": {"error": "{{ ansible_failed_result.msg }}"}}}],
                 },
