@@ -41,7 +41,7 @@ options:
     elements: string
     default: []
   runtimes:
-    description: Runtime name to the OCI runtime binary a health container runs under (V({runc: runc})).
+    description: "Runtime name to the OCI runtime binary a health container runs under (V({runc: runc}))."
     type: dict
     default: {}
   containers:
