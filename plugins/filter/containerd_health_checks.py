@@ -132,7 +132,7 @@ def containerd_health_checks(
         }
     ]
     for plugin in cri_plugins or ():
-        kind, _, ident = str(plugin).rpartition(".")
+        kind, _dot, ident = str(plugin).rpartition(".")
         checks.append(
             {
                 "name": f"the CRI plugin {plugin} loaded",

@@ -77,7 +77,7 @@ def parse_requests(names: Sequence[Any], state: str) -> List[Request]:
     seen = set()
     for entry in names:
         text = "" if entry is None else str(entry).strip()
-        name, _, version = text.partition("=")
+        name, _equals, version = text.partition("=")
         if not _NAME.match(name):
             raise OptionError("name", f'"{text}" is not a Debian package name (lower case letters, digits, "+.-")')
         if version and not _VERSION.match(version):

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 import subprocess
 import tempfile
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.ocistack.engine.plugins.module_utils import _config_files as config_files
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OcistackError, OptionError
@@ -87,19 +88,19 @@ class HealthCheck:
 
 
 def _probe_url(check: HealthCheck) -> Tuple[bool, str]:
-    if check.url.startswith("https://"):
-        context = ssl.create_default_context(cafile=check.ca_path or None)
-        if not check.validate_certs:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-    else:
-        context = None
     try:
-        with urllib.request.urlopen(check.url, timeout=check.timeout, context=context) as answer:  # noqa: S310
-            status = answer.status
+        answer = open_url(
+            check.url,
+            timeout=check.timeout,
+            validate_certs=check.validate_certs,
+            ca_path=check.ca_path or None,
+            use_proxy=False,  # the service answers on this host
+        )
+        status = answer.getcode()
+        answer.close()
     except urllib.error.HTTPError as error:
         status = error.code
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, UrlConnectionError) as error:
         return False, f"{check.url}: {getattr(error, 'reason', error)}"
     if status not in check.status:
         return False, f"{check.url} answered {status}, not {' or '.join(map(str, check.status))}"

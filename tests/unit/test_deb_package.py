@@ -71,7 +71,7 @@ class FakeHost:
             options = argv[2:]
             specs = [arg for i, arg in enumerate(options) if not arg.startswith("-") and options[i - 1] != "-o"]
             for spec in specs:
-                name, _, version = spec.partition("=")
+                name, _equals, version = spec.partition("=")
                 self.installed[name] = version or "9.9-1"
             return 0, "", ""
         if argv[:2] in (["apt-get", "remove"], ["apt-get", "purge"]):

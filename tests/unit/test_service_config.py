@@ -7,8 +7,10 @@ scenario runs the module against real units (dockerd and the registry, rolled ba
 
 from __future__ import annotations
 
+import http.server
 import os
 import stat
+import threading
 from typing import List, Sequence, Tuple
 
 import pytest
@@ -184,3 +186,28 @@ def test_bad_input_fails_before_any_file_changes(tmp_path) -> None:
     with pytest.raises(OptionError):
         run(_params(conf, "new\n", health=[{"url": "nope"}]), False, False, runner=host)
     assert conf.read_text() == "old\n" and host.calls == []
+
+
+def test_a_url_check_passes_on_the_status_asked_and_fails_on_another_or_no_answer() -> None:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            self.send_response(401 if self.path == "/v2/" else 404)
+            self.end_headers()
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        (ok,) = parse_health([{"url": f"{base}/v2/", "status": [401], "retries": 1}])
+        (other,) = parse_health([{"url": f"{base}/other", "status": [200, 401], "retries": 1}])
+        assert ok.probe(FakeHost()) == (True, f"{base}/v2/ answered 401")
+        assert other.probe(FakeHost()) == (False, f"{base}/other answered 404, not 200 or 401")
+    finally:
+        server.shutdown()
+        server.server_close()
+    (gone,) = parse_health([{"url": f"{base}/v2/", "retries": 1, "timeout": 2}])
+    passed, seen = gone.probe(FakeHost())
+    assert not passed and seen.startswith(f"{base}/v2/:")
