@@ -296,7 +296,7 @@ def test_containerd_reads_the_credentials_where_the_role_puts_them(schema, workd
 
 
 # The role itself, on this machine, against a config directory of the test's own: its validate, probe and
-# config tasks (the version is given as version.yml would record it for the binary under test). Nothing
+# config tasks and the files it declares (__containerd_files) (the version is given as version.yml would record it for the binary under test). Nothing
 # outside the temporary directory is written: no kernel module list, no service environment.
 PLAYBOOK = """
 - hosts: localhost
@@ -309,16 +309,26 @@ PLAYBOOK = """
         __containerd_bin: "{{ test_bin }}"
         __containerd_schema: "{{ test_schema }}"
         __containerd_known_version: "{{ test_version }}"
-    - ansible.builtin.include_role: {name: ocistack.engine.containerd, tasks_from: config}
+    # config composes; service.yml's service_config task writes __containerd_files and restarts (no systemd
+    # here), so the files are written as that task would, by config_files.
+    - ansible.builtin.include_role: {name: ocistack.engine.containerd, tasks_from: config, public: true}
+    - ocistack.engine.config_files: &write
+        directories: "{{ __containerd_files.directories }}"
+        files: "{{ __containerd_files.files }}"
+        absent: "{{ __containerd_files.absent }}"
+      register: __containerd_config_files
     - ansible.builtin.debug:
         msg: >-
           RESULT changed={{ __containerd_config_files.changed }}
           written={{ __containerd_config_files.written | join(',') }}
     # As the runtimes role calls it (reconfigure.yml), without the play's containerd_registries.
-    - ansible.builtin.include_role: {name: ocistack.engine.containerd, tasks_from: config}
-      vars:
+    - ansible.builtin.include_role: {name: ocistack.engine.containerd, tasks_from: config, public: true}
+      vars: &reconfigure
         __containerd_with_registries: false
         containerd_registries: {}
+    - ocistack.engine.config_files: *write
+      vars: *reconfigure
+      register: __containerd_config_files
     - ansible.builtin.debug:
         msg: "RECONFIGURED changed={{ __containerd_config_files.changed }}"
 """
