@@ -296,8 +296,9 @@ def test_containerd_reads_the_credentials_where_the_role_puts_them(schema, workd
 
 
 # The role itself, on this machine, against a config directory of the test's own: its validate, probe and
-# config tasks and the files it declares (__containerd_files) (the version is given as version.yml would record it for the binary under test). Nothing
-# outside the temporary directory is written: no kernel module list, no service environment.
+# config tasks and the files it declares (__containerd_files); the version is given as version.yml would
+# record it for the binary under test. Nothing outside the temporary directory is written: no kernel
+# module list, no service environment.
 PLAYBOOK = """
 - hosts: localhost
   connection: local
