@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
-__all__ = ["FILE_OPTIONS", "Plan", "plan", "apply", "run", "normal_path"]
+__all__ = ["FILE_OPTIONS", "Plan", "plan", "apply", "run", "normal_path", "stage"]
 
 PURGE_CHOICES = ("none", "all", "marked")
 DEFAULT_MARKER = ".ocistack-managed"
@@ -338,7 +338,7 @@ class ValidationError(OptionError):
     """A file's validate command rejected its new content; nothing was written."""
 
 
-def _stage(path: str, data: bytes, mode: int, owner: tuple) -> str:
+def stage(path: str, data: bytes, mode: int, owner: tuple) -> str:
     """The new content in a temporary file beside the target, ready to be renamed over it."""
     fd, tmp = tempfile.mkstemp(prefix=".ocistack-", dir=os.path.dirname(path))
     try:
@@ -424,7 +424,7 @@ def apply(work: Plan) -> Dict[str, str]:
     staged: Dict[str, str] = {}
     try:
         for path, data, mode, _secret, _old in work.write:
-            staged[path] = _stage(path, data, mode, work.owners.get(path, (-1, -1)))
+            staged[path] = stage(path, data, mode, work.owners.get(path, (-1, -1)))
             if path in work.validate:
                 _check_candidate(work, path, staged[path])
         for path, _data, _mode, secret, old in work.write:

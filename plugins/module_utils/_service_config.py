@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 import time
 import urllib.error
 from dataclasses import dataclass, field
@@ -183,11 +182,13 @@ class Snapshot:
     @classmethod
     def before(cls, work: config_files.Plan) -> Snapshot:
         snap = cls()
-        for path, _data, _mode, _secret, _old in work.write:
-            snap.files[path] = _read_file(path)
+        # The plan already read each rewritten file's content (None: the run creates it).
+        for path, _data, _mode, _secret, old in work.write:
+            snap.files[path] = None if old is None else _with_attributes(path, old)
         for path in work.remove:
             if os.path.isfile(path) and not os.path.islink(path):
-                snap.files[path] = _read_file(path)
+                with open(path, "rb") as handle:
+                    snap.files[path] = _with_attributes(path, handle.read())
         return snap
 
     def restore(self) -> List[str]:
@@ -199,28 +200,14 @@ class Snapshot:
                     os.unlink(path)
             else:
                 data, mode, uid, gid = before
-                fd, tmp = tempfile.mkstemp(prefix=".ocistack-", dir=os.path.dirname(path))
-                try:
-                    with os.fdopen(fd, "wb") as handle:
-                        os.fchown(handle.fileno(), uid, gid)
-                        os.fchmod(handle.fileno(), mode)
-                        handle.write(data)
-                    os.rename(tmp, path)
-                except BaseException:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-                    raise
+                os.rename(config_files.stage(path, data, mode, (uid, gid)), path)
             restored.append(path)
         return restored
 
 
-def _read_file(path: str) -> Optional[Tuple[bytes, int, int, int]]:
-    try:
-        info = os.stat(path)
-        with open(path, "rb") as handle:
-            return handle.read(), info.st_mode & 0o7777, info.st_uid, info.st_gid
-    except FileNotFoundError:
-        return None
+def _with_attributes(path: str, data: bytes) -> Tuple[bytes, int, int, int]:
+    info = os.stat(path)
+    return data, info.st_mode & 0o7777, info.st_uid, info.st_gid
 
 
 class Systemd:
