@@ -16,6 +16,7 @@ import stat
 import subprocess
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from ansible_collections.ocistack.engine.plugins.module_utils._deb_package import Request, parse_requests, version_matches
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 from ansible_collections.ocistack.engine.plugins.module_utils._packages import (
     DPKG_ARCH_ARGV,
@@ -32,6 +33,7 @@ __all__ = [
     "sysctl_path",
     "read_sysctls",
     "list_directories",
+    "package_versions",
     "run",
 ]
 
@@ -278,6 +280,13 @@ def run(params: Mapping[str, Any], sys_module: str = "/sys/module", proc_sys: st
         _check_directory(entry)
     if not isinstance(commands, Mapping):
         raise OptionError("commands", "must be a dict of name: argv list")
+    wanted = params.get("package_versions") or []
+    if isinstance(wanted, (str, bytes)) or not isinstance(wanted, Sequence):
+        raise OptionError("package_versions", "must be a list of package names (name or name=version)")
+    try:
+        requests = parse_requests(wanted, "present") if wanted else []
+    except OptionError as error:
+        raise OptionError("package_versions", str(error).partition(": ")[2]) from None
 
     result = {
         "changed": False,
@@ -288,9 +297,22 @@ def run(params: Mapping[str, Any], sys_module: str = "/sys/module", proc_sys: st
         "directories": list_directories(lists["directories"]),
         "commands": run_commands(commands, timeout),
     }
-    if params.get("packages"):
-        result["ansible_facts"] = {"packages": installed_packages(timeout)}
+    if params.get("packages") or requests:
+        installed = installed_packages(timeout)
+        if params.get("packages"):
+            result["ansible_facts"] = {"packages": installed}
+        result.update(package_versions(installed, requests))
+    else:
+        result.update(package_versions({}, []))
     return result
+
+
+def package_versions(installed: Mapping[str, List[Dict[str, str]]], requests: Sequence[Request]) -> Dict[str, Any]:
+    """The asked packages' installed versions (None: not installed), and whether each matches what was asked
+    (as deb_package decides whether apt has to run): what a role needs, without a fact of every package."""
+    versions = {request.name: (installed[request.name][0]["version"] if installed.get(request.name) else None) for request in requests}
+    current = all(version_matches(versions[request.name], request.version) for request in requests)
+    return {"package_versions": versions, "packages_current": current}
 
 
 def installed_packages(timeout: int = DEFAULT_TIMEOUT) -> Dict[str, List[Dict[str, str]]]:

@@ -67,6 +67,17 @@ options:
         cheaper than package_facts with the apt manager, which loads apt's whole cache.
     type: bool
     default: false
+  package_versions:
+    description:
+      - Debian packages whose installed version to return in RV(package_versions), read from dpkg's database
+        as O(packages) does, but returned as a small result instead of a fact of every package (a fact is
+        copied into every later task's variables).
+      - An entry is a name, or V(name=version) where the version may be a pattern (V(1.7.*)), as
+        M(ocistack.engine.deb_package) takes them; RV(packages_current) says whether every entry is installed
+        at a matching version, that is, whether deb_package would leave them alone.
+    type: list
+    elements: str
+    default: []
   directories:
     description:
       - Directories to list. The result is the sorted names of the entries that match, or null when the
@@ -193,6 +204,18 @@ directories:
   type: dict
   sample:
     /etc/containerd/conf.d: [gc.toml]
+package_versions:
+  description: For each name of O(package_versions), its installed version, or null when it is not installed.
+  returned: always
+  type: dict
+  sample:
+    runc: 1.1.5+ds1-1+deb12u1
+    containernetworking-plugins: null
+packages_current:
+  description: Whether every entry of O(package_versions) is installed at a version it matches (true when none is given).
+  returned: always
+  type: bool
+  sample: true
 ansible_facts:
   description: With O(packages), the installed packages.
   returned: when O(packages) is true
@@ -221,6 +244,7 @@ def main() -> None:
             "kernel_modules": {"type": "list", "elements": "str", "default": []},
             "sysctls": {"type": "list", "elements": "str", "default": []},
             "packages": {"type": "bool", "default": False},
+            "package_versions": {"type": "list", "elements": "str", "default": []},
             "directories": {
                 "type": "list",
                 "elements": "dict",

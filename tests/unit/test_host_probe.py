@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.ocistack.engine.plugins.module_utils._deb_package import parse_requests
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 from ansible_collections.ocistack.engine.plugins.module_utils._host_probe import (
     kernel_modules,
     list_directories,
+    package_versions,
     probe_paths,
     read_files,
     read_sysctls,
@@ -181,4 +183,33 @@ def test_run_returns_every_key(tmp_path: Path) -> None:
         "sysctls": {},
         "directories": {},
         "commands": {},
+        "package_versions": {},
+        "packages_current": True,
     }
+
+
+def test_package_versions_pick_the_asked_names() -> None:
+    installed = {
+        "runc": [{"name": "runc", "version": "1.1.5+ds1-1+deb12u1", "arch": "amd64", "source": "apt"}],
+        "libc6": [{"name": "libc6", "version": "2.36-9", "arch": "amd64", "source": "apt"}],
+    }
+    assert package_versions(installed, parse_requests(["runc", "containerd"], "present")) == {
+        "package_versions": {"runc": "1.1.5+ds1-1+deb12u1", "containerd": None},
+        "packages_current": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("asked", "current"),
+    [(["runc"], True), (["runc=1.1.*"], True), (["runc=1.1.5+ds1-1+deb12u1", "libc6"], True), (["runc=1.2.*"], False)],
+)
+def test_packages_current_matches_as_deb_package_does(asked, current) -> None:
+    installed = {"runc": [{"name": "runc", "version": "1.1.5+ds1-1+deb12u1"}], "libc6": [{"name": "libc6", "version": "2.36-9"}]}
+    assert package_versions(installed, parse_requests(asked, "present"))["packages_current"] is current
+
+
+def test_package_versions_must_be_a_list() -> None:
+    with pytest.raises(OptionError, match=r"^package_versions: "):
+        run({"package_versions": "runc"})
+    with pytest.raises(OptionError, match=r"^package_versions: .*Debian package name"):
+        run({"package_versions": ["Runc"]})
