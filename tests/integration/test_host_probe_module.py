@@ -86,3 +86,19 @@ def test_packages_set_the_package_facts_from_dpkg(module_runner) -> None:
     assert [entry["version"] for entry in packages["containerd"]] == [version]
     assert packages["containerd"][0]["source"] == "apt"
     assert "ansible_facts" not in module_runner("host_probe", {})  # only when asked
+
+
+def test_package_versions_from_dpkg_without_a_fact(module_runner) -> None:
+    version = subprocess.run(
+        ["dpkg-query", "--show", "--showformat", "${Version}", "containerd"], capture_output=True, text=True, check=True
+    ).stdout
+    major_minor = ".".join(version.split(".")[:2])
+    result = module_runner("host_probe", {"package_versions": ["containerd", "ocistack-no-such-package"]})
+    assert result.rc == 0, result
+    assert result["package_versions"] == {"containerd": version, "ocistack-no-such-package": None}
+    assert result["packages_current"] is False  # one of them is not installed
+    assert "ansible_facts" not in result
+    assert module_runner("host_probe", {"package_versions": [f"containerd={major_minor}.*"]})["packages_current"] is True
+    assert module_runner("host_probe", {"package_versions": ["containerd=0.0.1-1"]})["packages_current"] is False
+    refused = module_runner("host_probe", {"package_versions": ["Containerd"]})
+    assert refused.rc != 0 and "package_versions: " in refused["msg"]
