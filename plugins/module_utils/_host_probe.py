@@ -16,7 +16,11 @@ import stat
 import subprocess
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ansible_collections.ocistack.engine.plugins.module_utils._deb_package import Request, parse_requests, version_matches
+from ansible_collections.ocistack.engine.plugins.module_utils._deb_package import (
+    Request,
+    parse_requests,
+    version_matches,
+)
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 from ansible_collections.ocistack.engine.plugins.module_utils._packages import (
     DPKG_ARCH_ARGV,
@@ -310,7 +314,10 @@ def run(params: Mapping[str, Any], sys_module: str = "/sys/module", proc_sys: st
 def package_versions(installed: Mapping[str, List[Dict[str, str]]], requests: Sequence[Request]) -> Dict[str, Any]:
     """The asked packages' installed versions (None: not installed), and whether each matches what was asked
     (as deb_package decides whether apt has to run): what a role needs, without a fact of every package."""
-    versions = {request.name: (installed[request.name][0]["version"] if installed.get(request.name) else None) for request in requests}
+    versions = {
+        request.name: (installed[request.name][0]["version"] if installed.get(request.name) else None)
+        for request in requests
+    }
     current = all(version_matches(versions[request.name], request.version) for request in requests)
     return {"package_versions": versions, "packages_current": current}
 

@@ -212,7 +212,7 @@ package_versions:
     runc: 1.1.5+ds1-1+deb12u1
     containernetworking-plugins: null
 packages_current:
-  description: Whether every entry of O(package_versions) is installed at a version it matches (true when none is given).
+  description: Whether every entry of O(package_versions) is installed at a version it matches (true for none).
   returned: always
   type: bool
   sample: true

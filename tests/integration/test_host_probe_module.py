@@ -98,7 +98,9 @@ def test_package_versions_from_dpkg_without_a_fact(module_runner) -> None:
     assert result["package_versions"] == {"containerd": version, "ocistack-no-such-package": None}
     assert result["packages_current"] is False  # one of them is not installed
     assert "ansible_facts" not in result
-    assert module_runner("host_probe", {"package_versions": [f"containerd={major_minor}.*"]})["packages_current"] is True
+    assert (
+        module_runner("host_probe", {"package_versions": [f"containerd={major_minor}.*"]})["packages_current"] is True
+    )
     assert module_runner("host_probe", {"package_versions": ["containerd=0.0.1-1"]})["packages_current"] is False
     refused = module_runner("host_probe", {"package_versions": ["Containerd"]})
     assert refused.rc != 0 and "package_versions: " in refused["msg"]

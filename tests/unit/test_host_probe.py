@@ -204,7 +204,10 @@ def test_package_versions_pick_the_asked_names() -> None:
     [(["runc"], True), (["runc=1.1.*"], True), (["runc=1.1.5+ds1-1+deb12u1", "libc6"], True), (["runc=1.2.*"], False)],
 )
 def test_packages_current_matches_as_deb_package_does(asked, current) -> None:
-    installed = {"runc": [{"name": "runc", "version": "1.1.5+ds1-1+deb12u1"}], "libc6": [{"name": "libc6", "version": "2.36-9"}]}
+    installed = {
+        "runc": [{"name": "runc", "version": "1.1.5+ds1-1+deb12u1"}],
+        "libc6": [{"name": "libc6", "version": "2.36-9"}],
+    }
     assert package_versions(installed, parse_requests(asked, "present"))["packages_current"] is current
 
 
