@@ -56,7 +56,7 @@ _value:
   type: dict
 """
 
-from typing import Any
+from typing import Any, Mapping
 
 from ansible.errors import AnsibleFilterError
 
@@ -157,8 +157,10 @@ def _endpoint(settings: dict, slot: str, directory: str, where: str, files: list
 
 def containerd_hosts(settings: dict | None, registry: str, directory: str) -> dict:
     """The hosts.toml data, the files it references and whether any of it is secret."""
-    settings = dict(settings or {})
     where = f'containerd_registries["{registry}"]'
+    if settings is not None and not isinstance(settings, Mapping):
+        raise AnsibleFilterError(f"{where}: settings must be a dict of {', '.join(sorted(_REGISTRY_KEYS))}")
+    settings = dict(settings or {})
     unknown = sorted(set(settings) - _REGISTRY_KEYS)
     if unknown:
         raise AnsibleFilterError(f"{where}: unknown settings {unknown}; known: {sorted(_REGISTRY_KEYS)}")

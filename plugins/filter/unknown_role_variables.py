@@ -66,7 +66,8 @@ def role_options(role_path: str, entry_point: str = "main") -> list:
     spec_file = os.path.join(str(role_path), "meta", "argument_specs.yml")
     try:
         with open(spec_file, encoding="utf-8") as handle:
-            specs = yaml.safe_load(handle) or {}
+            # libyaml's loader when PyYAML has it: every role runs this check on every run.
+            specs = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except OSError as exc:
         raise AnsibleFilterError(f"unknown_role_variables: cannot read {spec_file}: {exc}") from exc
     try:

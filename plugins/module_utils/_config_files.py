@@ -11,6 +11,7 @@ is touched.
 from __future__ import annotations
 
 import grp
+import hashlib
 import os
 import pwd
 import shlex
@@ -24,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.ocistack.engine.plugins.module_utils._errors import OptionError
 
-__all__ = ["FILE_OPTIONS", "Plan", "plan", "apply", "run", "normal_path", "stage"]
+__all__ = ["FILE_OPTIONS", "Plan", "plan", "in_place", "apply", "run", "normal_path", "stage"]
 
 PURGE_CHOICES = ("none", "all", "marked")
 DEFAULT_MARKER = ".ocistack-managed"
@@ -311,6 +312,104 @@ def plan(
     # A path inside one already being removed goes with it.
     result.remove = sorted(p for p in removing if not any(p.startswith(other + "/") for other in removing))
     return result
+
+
+def in_place(
+    directories: Sequence[Mapping[str, Any]] = (),
+    files: Sequence[Mapping[str, Any]] = (),
+    absent: Sequence[str] = (),
+    permissions: Sequence[Mapping[str, Any]] = (),
+    *,
+    observed: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    listings: Optional[Mapping[str, Optional[Sequence[str]]]] = None,
+) -> bool:
+    """Whether plan() would find nothing to change, judged from what host_probe (with checksum) reported
+    about the paths: ``observed`` maps a path to {exists, type, mode, uid, gid, owner, group, sha256}, and
+    ``listings`` a directory to purge to the names in it (host_probe's directories, without patterns).
+
+    It runs where the host is not (the files_in_place filter, on the controller), so it only says yes when
+    the answer is certain: a declared path missing from ``observed``, a purged directory without a listing
+    or with an entry that is not declared (even one a "marked" purge would keep), or anything plan() would
+    refuse gives False, and the module then runs, compares on the host and names any error.
+    """
+    seen = observed or {}
+    listed = listings or {}
+    declared: List[str] = []
+    purged: List[str] = []
+    backed_up: Dict[str, List[str]] = {}
+
+    def look(path: Any) -> Optional[Mapping[str, Any]]:
+        if not isinstance(path, str) or not path.startswith("/"):
+            return None
+        # host_probe keys its answers by the path as given.
+        return seen.get(path, seen.get(normal_path(path)))
+
+    def owned(entry: Mapping[str, Any], info: Mapping[str, Any]) -> bool:
+        for key, number, name in (("owner", "uid", "owner"), ("group", "gid", "group")):
+            wanted = entry.get(key)
+            if wanted is None or wanted == "":
+                continue
+            text = str(wanted).strip()
+            if text != (str(info.get(number)) if text.isdigit() else info.get(name)):
+                return False
+        return True
+
+    def mode_is(entry: Mapping[str, Any], info: Mapping[str, Any], default: Optional[str]) -> bool:
+        wanted = entry.get("mode", default)
+        if wanted in (None, "") and default is None:
+            return True
+        try:
+            return int(str(info.get("mode")), 8) == parse_mode(wanted, "mode")
+        except (OptionError, ValueError):
+            return False
+
+    try:
+        for entry in directories:
+            info = look(entry.get("path"))
+            purge = entry.get("purge") or "none"
+            if info is None or purge not in PURGE_CHOICES:
+                return False
+            if info.get("type") != "directory" or not mode_is(entry, info, "0755") or not owned(entry, info):
+                return False
+            declared.append(normal_path(entry["path"]))
+            if purge != "none":
+                purged.append(entry["path"])
+        for entry in files:
+            info = look(entry.get("path"))
+            content, secret_content = entry.get("content"), entry.get("secret_content")
+            if info is None or (content is None) == (secret_content is None) or info.get("type") != "file":
+                return False
+            data = (content if secret_content is None else secret_content).encode("utf-8")
+            if info.get("sha256") != hashlib.sha256(data).hexdigest():
+                return False
+            if not mode_is(entry, info, "0644") or not owned(entry, info):
+                return False
+            path = normal_path(entry["path"])
+            declared.append(path)
+            if entry.get("backup"):
+                backed_up.setdefault(os.path.dirname(path), []).append(os.path.basename(path))
+        for entry in permissions:
+            info = look(entry.get("path"))
+            if info is None or info.get("type") == "link":
+                return False
+            declared.append(normal_path(entry["path"]))
+            if info.get("exists") and not (mode_is(entry, info, None) and owned(entry, info)):
+                return False
+        for path in absent:
+            info = look(path)
+            if info is None or info.get("exists") or _protects(normal_path(path), declared):
+                return False
+        for directory in purged:
+            names = listed.get(directory, listed.get(normal_path(directory)))
+            if names is None:
+                return False
+            where = normal_path(directory)
+            for name in names:
+                if not (_protects(f"{where}/{name}", declared) or _is_backup_of(name, backed_up.get(where, ()))):
+                    return False
+    except (AttributeError, KeyError, TypeError):
+        return False  # a malformed declaration: the module names the option
+    return len(set(declared)) == len(declared)
 
 
 def _protects(path: str, *groups: Any) -> bool:

@@ -10,7 +10,11 @@ them are answered by one module run; nothing on the host is changed.
 from __future__ import annotations
 
 import fnmatch
+import grp
+import hashlib
 import os
+import platform
+import pwd
 import re
 import stat
 import subprocess
@@ -37,6 +41,7 @@ __all__ = [
     "sysctl_path",
     "read_sysctls",
     "list_directories",
+    "system_facts",
     "package_versions",
     "run",
 ]
@@ -130,8 +135,9 @@ def _type_of(mode: int) -> str:
     return "other"
 
 
-def probe_paths(paths: Sequence[Any]) -> Dict[str, Dict[str, Any]]:
-    """{path: {exists, type}} from lstat: a link is reported as a link, whatever it points to."""
+def probe_paths(paths: Sequence[Any], checksum: bool = False) -> Dict[str, Dict[str, Any]]:
+    """{path: {exists, type, mode, uid, gid, owner, group[, sha256]}} from lstat: a link is reported as a
+    link, whatever it points to. With ``checksum``, a regular file also gets the sha256 of its content."""
     checked = [_absolute(path, "paths") for path in paths]
     results: Dict[str, Dict[str, Any]] = {}
     for path in checked:
@@ -142,8 +148,70 @@ def probe_paths(paths: Sequence[Any]) -> Dict[str, Dict[str, Any]]:
             continue
         except OSError as error:
             raise OptionError("paths", f"cannot look at {path}: {error.strerror}") from None
-        results[path] = {"exists": True, "type": _type_of(info.st_mode)}
+        entry = {
+            "exists": True,
+            "type": _type_of(info.st_mode),
+            "mode": f"{stat.S_IMODE(info.st_mode):04o}",
+            "uid": info.st_uid,
+            "gid": info.st_gid,
+            "owner": _name_of(pwd.getpwuid, info.st_uid),
+            "group": _name_of(grp.getgrgid, info.st_gid),
+        }
+        if checksum and entry["type"] == "file":
+            try:
+                entry["sha256"] = _sha256(path)
+            except OSError as error:
+                raise OptionError("paths", f"cannot read {path}: {error.strerror}") from None
+        results[path] = entry
     return results
+
+
+def _name_of(lookup: Any, number: int) -> Optional[str]:
+    try:
+        return lookup(number)[0]
+    except KeyError:
+        return None  # an id without a name on this host
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def system_facts(os_release: str = "/etc/os-release", debian_version: str = "/etc/debian_version") -> Dict[str, Any]:
+    """The few facts the roles read (named as the setup module names them): architecture, the distribution
+    and its family, and the init system."""
+    release: Dict[str, str] = {}
+    text = _read_text(os_release) or ""
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            release[key.strip()] = value.strip().strip("\"'")
+    ids = [release.get("ID", "").lower(), *release.get("ID_LIKE", "").lower().split()]
+    distribution = release.get("NAME", "").split(" ")[0] or platform.system()
+    version = release.get("VERSION_ID", "")
+    if ids[0] == "debian":
+        # As setup does: Debian's point release (12.7) comes from /etc/debian_version.
+        point = (_read_text(debian_version) or "").strip()
+        version = point if point[:1].isdigit() else version
+    if os.path.isdir("/run/systemd/system"):
+        service_mgr = "systemd"
+    else:
+        service_mgr = (_read_text("/proc/1/comm") or "").strip() or "unknown"
+    return {
+        "architecture": platform.machine(),
+        "system": platform.system(),
+        "kernel": platform.release(),
+        "distribution": distribution,
+        "distribution_version": version,
+        "distribution_major_version": version.split(".")[0],
+        "distribution_release": release.get("VERSION_CODENAME", ""),
+        "os_family": "Debian" if {"debian", "ubuntu"} & set(ids) else distribution,
+        "service_mgr": service_mgr,
+    }
 
 
 def _read_text(path: str) -> Optional[str]:
@@ -294,20 +362,23 @@ def run(params: Mapping[str, Any], sys_module: str = "/sys/module", proc_sys: st
 
     result = {
         "changed": False,
-        "paths": probe_paths(lists["paths"]),
+        "paths": probe_paths(lists["paths"], bool(params.get("checksum"))),
         "files": read_files(lists["files"]),
         "kernel_modules": kernel_modules(lists["kernel_modules"], sys_module),
         "sysctls": read_sysctls(lists["sysctls"], proc_sys),
         "directories": list_directories(lists["directories"]),
         "commands": run_commands(commands, timeout),
     }
+    facts: Dict[str, Any] = system_facts() if params.get("system") else {}
     if params.get("packages") or requests:
         installed = installed_packages(timeout)
         if params.get("packages"):
-            result["ansible_facts"] = {"packages": installed}
+            facts["packages"] = installed
         result.update(package_versions(installed, requests))
     else:
         result.update(package_versions({}, []))
+    if facts:
+        result["ansible_facts"] = facts
     return result
 
 

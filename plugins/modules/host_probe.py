@@ -33,10 +33,27 @@ options:
     default: 60
   paths:
     description:
-      - Absolute paths to look at (C(lstat), so a symbolic link is reported as a link).
+      - Absolute paths to look at (C(lstat), so a symbolic link is reported as a link): whether each exists,
+        its type, mode and owner.
     type: list
     elements: str
     default: []
+  checksum:
+    description:
+      - Also return the sha256 of each regular file of O(paths). With it a role can tell, before it asks
+        M(ocistack.engine.config_files) or M(ocistack.engine.service_config), whether its files are in place
+        (the P(ocistack.engine.files_in_place#filter) filter).
+    type: bool
+    default: false
+  system:
+    description:
+      - Set the few facts the collection's roles read, named as M(ansible.builtin.setup) names them:
+        C(architecture), C(system), C(kernel), C(distribution), C(distribution_version),
+        C(distribution_major_version), C(distribution_release), C(os_family) and C(service_mgr).
+      - Read from C(/etc/os-release), C(/etc/debian_version), C(uname) and C(/run/systemd/system), in this
+        module run: a play that needs only these facts skips a fact-gathering task of its own.
+    type: bool
+    default: false
   files:
     description:
       - Absolute paths of small text files to read. The content is returned as it is, or null when the file
@@ -164,19 +181,47 @@ commands:
       description: Standard error, trailing newlines removed; why the command could not run, for V(126) and V(127).
       type: str
 paths:
-  description: For each of O(paths), whether it exists and its type.
+  description:
+    - For each of O(paths), whether it exists, its type, mode and owner; only RV(paths.exists) and RV(paths.type)
+      when it is missing.
   returned: always
   type: dict
   sample:
     /usr/local/bin/containerd:
       exists: false
       type: null
+    /etc/containerd/config.toml:
+      exists: true
+      type: file
+      mode: "0644"
+      uid: 0
+      gid: 0
+      owner: root
+      group: root
   contains:
     exists:
       description: Whether the path exists (a dangling symbolic link exists).
       type: bool
     type:
       description: V(file), V(directory), V(link), V(other) (devices, sockets, pipes), or null when missing.
+      type: str
+    mode:
+      description: The permission bits, in octal (V(0644)).
+      type: str
+    uid:
+      description: The owner's id.
+      type: int
+    gid:
+      description: The group's id.
+      type: int
+    owner:
+      description: The owner's name, null when the id has none on the host.
+      type: str
+    group:
+      description: The group's name, null when the id has none on the host.
+      type: str
+    sha256:
+      description: With O(checksum), the sha256 of a regular file's content.
       type: str
 files:
   description: For each of O(files), its text, or null when it does not exist.
@@ -217,10 +262,22 @@ packages_current:
   type: bool
   sample: true
 ansible_facts:
-  description: With O(packages), the installed packages.
-  returned: when O(packages) is true
+  description: With O(packages), the installed packages; with O(system), the system facts O(system) lists.
+  returned: when O(packages) or O(system) is true
   type: dict
   contains:
+    architecture:
+      description: With O(system), the machine's architecture as C(uname -m) gives it.
+      type: str
+      sample: x86_64
+    os_family:
+      description: With O(system), V(Debian) for Debian and its derivatives, else the distribution.
+      type: str
+      sample: Debian
+    service_mgr:
+      description: With O(system), V(systemd) when systemd runs the host, else the name of PID 1.
+      type: str
+      sample: systemd
     packages:
       description: Package name -> list of its installed versions (one per architecture).
       type: dict
@@ -240,6 +297,8 @@ def main() -> None:
             "commands": {"type": "dict", "default": {}},
             "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
             "paths": {"type": "list", "elements": "str", "default": []},
+            "checksum": {"type": "bool", "default": False},
+            "system": {"type": "bool", "default": False},
             "files": {"type": "list", "elements": "str", "default": []},
             "kernel_modules": {"type": "list", "elements": "str", "default": []},
             "sysctls": {"type": "list", "elements": "str", "default": []},

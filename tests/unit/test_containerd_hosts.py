@@ -99,6 +99,8 @@ def test_tls_material_becomes_files_and_keys_are_secret() -> None:
         ({"client_cert": "C"}, "client_cert and client_key go together"),
         ({"mirrors": "http://x"}, "must be a list"),
         ({"header": ["x"]}, "header: must be a dict"),
+        ("https://r.local", r'containerd_registries\["r.local"\]: settings must be a dict of ca, '),
+        (["mirrors"], "settings must be a dict"),
     ],
 )
 def test_bad_settings_name_the_registry_and_key(settings: dict, message: str) -> None:
