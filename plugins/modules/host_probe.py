@@ -33,7 +33,7 @@ options:
     default: 60
   paths:
     description:
-      - Absolute paths to look at (C(lstat), so a symbolic link is reported as a link): whether each exists,
+      - Absolute paths to look at (C(lstat), so a symbolic link is reported as a link), with whether each exists,
         its type, mode and owner.
     type: list
     elements: str
@@ -47,11 +47,11 @@ options:
     default: false
   system:
     description:
-      - Set the few facts the collection's roles read, named as M(ansible.builtin.setup) names them:
+      - Set the few facts the collection's roles read, named as M(ansible.builtin.setup) names them,
         C(architecture), C(system), C(kernel), C(distribution), C(distribution_version),
         C(distribution_major_version), C(distribution_release), C(os_family) and C(service_mgr).
       - Read from C(/etc/os-release), C(/etc/debian_version), C(uname) and C(/run/systemd/system), in this
-        module run: a play that needs only these facts skips a fact-gathering task of its own.
+        module run; a play that needs only these facts skips a fact-gathering task of its own.
     type: bool
     default: false
   files:

@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ansible_collections.ocistack.engine.plugins.filter.files_in_place import files_in_place
+
 
 def _args(root: Path) -> dict:
     return {
@@ -44,11 +46,17 @@ def test_probe_answers_in_one_run_also_in_check_mode(module_runner, tmp_path: Pa
         assert result["commands"]["missing"]["rc"] == 127
         assert result["commands"]["failing"]["rc"] == 2
         assert "No such file or directory" in result["commands"]["failing"]["stderr"]
-        assert result["paths"] == {
-            str(tmp_path / "conf.d"): {"exists": True, "type": "directory"},
-            str(tmp_path / "conf.d" / "gc.toml"): {"exists": True, "type": "file"},
-            str(tmp_path / "absent"): {"exists": False, "type": None},
+        assert {path: (info["exists"], info["type"]) for path, info in result["paths"].items()} == {
+            str(tmp_path / "conf.d"): (True, "directory"),
+            str(tmp_path / "conf.d" / "gc.toml"): (True, "file"),
+            str(tmp_path / "absent"): (False, None),
         }
+        gc_toml = result["paths"][str(tmp_path / "conf.d" / "gc.toml")]
+        assert (gc_toml["mode"], gc_toml["uid"]) == (
+            f"{(tmp_path / 'conf.d' / 'gc.toml').stat().st_mode & 0o7777:04o}",
+            os.getuid(),
+        )
+        assert "sha256" not in gc_toml
         assert result["files"] == {
             str(tmp_path / "runtimes.json"): '{"crun": {}}\n',
             str(tmp_path / "absent.json"): None,
@@ -104,3 +112,28 @@ def test_package_versions_from_dpkg_without_a_fact(module_runner) -> None:
     assert module_runner("host_probe", {"package_versions": ["containerd=0.0.1-1"]})["packages_current"] is False
     refused = module_runner("host_probe", {"package_versions": ["Containerd"]})
     assert refused.rc != 0 and "package_versions: " in refused["msg"]
+
+
+def test_checksums_tell_the_controller_what_config_files_would_do(module_runner, tmp_path: Path) -> None:
+    """The skip a role makes on a converged host: host_probe's checksums through files_in_place agree with
+    config_files' own run on the host, converged and after a drift."""
+    declaration = {
+        "directories": [{"path": str(tmp_path / "conf.d"), "mode": "0750"}],
+        "files": [{"path": str(tmp_path / "conf.d" / "app.conf"), "content": "key = value\n", "mode": "0640"}],
+        "absent": [str(tmp_path / "old.conf")],
+    }
+    paths = [str(tmp_path / "conf.d"), str(tmp_path / "conf.d" / "app.conf"), str(tmp_path / "old.conf")]
+
+    def in_place() -> bool:
+        probe = module_runner("host_probe", {"paths": paths, "checksum": True, "system": True}, check_mode=True)
+        assert probe.rc == 0, probe
+        assert probe["ansible_facts"]["architecture"] == os.uname().machine
+        return files_in_place(declaration, probe["paths"])
+
+    assert in_place() is False
+    assert module_runner("config_files", declaration)["changed"] is True
+    assert in_place() is True
+    assert module_runner("config_files", declaration, check_mode=True)["changed"] is False
+    (tmp_path / "conf.d" / "app.conf").write_text("key = edited by hand\n")
+    assert in_place() is False
+    assert module_runner("config_files", declaration, check_mode=True)["changed"] is True

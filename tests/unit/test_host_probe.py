@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from ansible_collections.ocistack.engine.plugins.module_utils._host_probe import
     run,
     run_commands,
     sysctl_path,
+    system_facts,
 )
 
 
@@ -216,3 +218,51 @@ def test_package_versions_must_be_a_list() -> None:
         run({"package_versions": "runc"})
     with pytest.raises(OptionError, match=r"^package_versions: .*Debian package name"):
         run({"package_versions": ["Runc"]})
+
+
+def test_paths_report_mode_owner_and_with_checksum_the_content_digest(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("key = value\n")
+    (tmp_path / "file").chmod(0o640)
+    (tmp_path / "dir").mkdir(mode=0o750)
+    (tmp_path / "dir").chmod(0o750)
+    plain = probe_paths([str(tmp_path / "file"), str(tmp_path / "dir")])
+    assert "sha256" not in plain[str(tmp_path / "file")]
+    result = probe_paths([str(tmp_path / "file"), str(tmp_path / "dir"), str(tmp_path / "missing")], checksum=True)
+    file, directory = result[str(tmp_path / "file")], result[str(tmp_path / "dir")]
+    assert file["sha256"] == hashlib.sha256(b"key = value\n").hexdigest()
+    assert (file["mode"], directory["mode"]) == ("0640", "0750")
+    assert (file["uid"], file["gid"]) == (os.getuid(), os.getgid())
+    assert file["owner"] is not None and "sha256" not in directory
+    assert result[str(tmp_path / "missing")] == {"exists": False, "type": None}
+
+
+def test_system_facts_read_os_release(tmp_path: Path) -> None:
+    (tmp_path / "os-release").write_text(
+        'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\n'
+        "VERSION_CODENAME=trixie\nID=debian\n"
+    )
+    (tmp_path / "debian_version").write_text("13.1\n")
+    facts = system_facts(str(tmp_path / "os-release"), str(tmp_path / "debian_version"))
+    assert facts["distribution"] == "Debian"
+    assert facts["os_family"] == "Debian"
+    assert (facts["distribution_version"], facts["distribution_major_version"]) == ("13.1", "13")
+    assert facts["distribution_release"] == "trixie"
+    assert facts["architecture"] == os.uname().machine
+    assert facts["service_mgr"] == ("systemd" if os.path.isdir("/run/systemd/system") else facts["service_mgr"])
+    # A testing release has no number in debian_version; an Ubuntu is of the Debian family.
+    (tmp_path / "debian_version").write_text("forky/sid\n")
+    assert system_facts(str(tmp_path / "os-release"), str(tmp_path / "debian_version"))["distribution_version"] == "13"
+    (tmp_path / "os-release").write_text('NAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\n')
+    ubuntu = system_facts(str(tmp_path / "os-release"), str(tmp_path / "missing"))
+    assert [ubuntu[key] for key in ("distribution", "os_family", "distribution_version")] == [
+        "Ubuntu",
+        "Debian",
+        "24.04",
+    ]
+    (tmp_path / "os-release").write_text('NAME="Fedora Linux"\nVERSION_ID=41\nID=fedora\n')
+    assert system_facts(str(tmp_path / "os-release"), str(tmp_path / "missing"))["os_family"] == "Fedora"
+
+
+def test_run_sets_system_facts_only_when_asked() -> None:
+    assert "ansible_facts" not in run({})
+    assert run({"system": True})["ansible_facts"]["architecture"] == os.uname().machine
