@@ -16,6 +16,7 @@ import os
 import platform
 import pwd
 import re
+import socket
 import stat
 import subprocess
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -197,14 +198,22 @@ def system_facts(os_release: str = "/etc/os-release", debian_version: str = "/et
         # As setup does: Debian's point release (12.7) comes from /etc/debian_version.
         point = (_read_text(debian_version) or "").strip()
         version = point if point[:1].isdigit() else version
+    # The names setup's platform facts give: a play's templates may read them (ansible_hostname, ...).
+    fqdn = socket.getfqdn()
     if os.path.isdir("/run/systemd/system"):
         service_mgr = "systemd"
     else:
         service_mgr = (_read_text("/proc/1/comm") or "").strip() or "unknown"
     return {
         "architecture": platform.machine(),
+        "machine": platform.machine(),
         "system": platform.system(),
         "kernel": platform.release(),
+        "kernel_version": platform.version(),
+        "nodename": platform.node(),
+        "hostname": platform.node().split(".")[0],
+        "fqdn": fqdn,
+        "domain": fqdn.partition(".")[2],
         "distribution": distribution,
         "distribution_version": version,
         "distribution_major_version": version.split(".")[0],

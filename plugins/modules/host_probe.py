@@ -47,8 +47,9 @@ options:
     default: false
   system:
     description:
-      - Set the few facts the collection's roles read, named as M(ansible.builtin.setup) names them,
-        C(architecture), C(system), C(kernel), C(distribution), C(distribution_version),
+      - Set the facts the collection's roles read and those of setup's C(platform) subset, named as
+        M(ansible.builtin.setup) names them, C(architecture), C(machine), C(system), C(kernel), C(kernel_version),
+        C(nodename), C(hostname), C(fqdn), C(domain), C(distribution), C(distribution_version),
         C(distribution_major_version), C(distribution_release), C(os_family) and C(service_mgr).
       - Read from C(/etc/os-release), C(/etc/debian_version), C(uname) and C(/run/systemd/system), in this
         module run; a play that needs only these facts skips a fact-gathering task of its own.
@@ -278,6 +279,10 @@ ansible_facts:
       description: With O(system), V(systemd) when systemd runs the host, else the name of PID 1.
       type: str
       sample: systemd
+    hostname:
+      description: With O(system), the host's name without its domain.
+      type: str
+      sample: h1
     packages:
       description: Package name -> list of its installed versions (one per architecture).
       type: dict

@@ -247,7 +247,9 @@ def test_system_facts_read_os_release(tmp_path: Path) -> None:
     assert facts["os_family"] == "Debian"
     assert (facts["distribution_version"], facts["distribution_major_version"]) == ("13.1", "13")
     assert facts["distribution_release"] == "trixie"
-    assert facts["architecture"] == os.uname().machine
+    assert facts["architecture"] == facts["machine"] == os.uname().machine
+    assert facts["hostname"] == os.uname().nodename.split(".")[0]
+    assert (facts["kernel"], facts["nodename"]) == (os.uname().release, os.uname().nodename)
     assert facts["service_mgr"] == ("systemd" if os.path.isdir("/run/systemd/system") else facts["service_mgr"])
     # A testing release has no number in debian_version; an Ubuntu is of the Debian family.
     (tmp_path / "debian_version").write_text("forky/sid\n")
